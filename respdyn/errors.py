@@ -1,0 +1,151 @@
+"""Every error a client can see, as typed exceptions carrying Redis' prefix and exact text.
+
+Clients and tools match on these bytes (kvrocks broke go-redis by rewording one), so the texts
+are Redis 7's, copied from its replies, and this module is the only place that spells them.
+The encoder turns a `ReplyError` into `-PREFIX message\\r\\n`; nothing else formats errors.
+
+Two families:
+- `ProtocolError`: garbage from the peer. The connection replies, then closes (as Redis does).
+- every other `ReplyError`: a client mistake. The connection replies and stays open.
+"""
+
+from __future__ import annotations
+
+
+def _one_line(text: str) -> str:
+    """An error reply is one line: user bytes must not smuggle CR/LF into it."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def shown(arg: bytes | str) -> str:
+    """Render a client-supplied argument for an error text (lossless for ASCII)."""
+    if isinstance(arg, bytes):
+        arg = arg.decode("utf-8", "replace")
+    return _one_line(arg)
+
+
+class ReplyError(Exception):
+    """An error sent to the client as `-PREFIX message`."""
+
+    prefix = "ERR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = _one_line(message)
+
+    def resp_text(self) -> str:
+        return f"{self.prefix} {self.message}"
+
+
+class ProtocolError(ReplyError):
+    """Malformed request bytes: reply `-ERR Protocol error: ...`, then close the connection."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Protocol error: {message}")
+
+
+class HttpProbe(Exception):
+    """First word `POST` or `Host:`: a cross-protocol attack; close without replying."""
+
+
+class WrongType(ReplyError):
+    prefix = "WRONGTYPE"
+
+    def __init__(self) -> None:
+        super().__init__("Operation against a key holding the wrong kind of value")
+
+
+class NoAuth(ReplyError):
+    prefix = "NOAUTH"
+
+    def __init__(self) -> None:
+        super().__init__("Authentication required.")
+
+
+class WrongPass(ReplyError):
+    prefix = "WRONGPASS"
+
+    def __init__(self) -> None:
+        super().__init__("invalid username-password pair or user is disabled.")
+
+
+class ExecAbort(ReplyError):
+    prefix = "EXECABORT"
+
+    def __init__(self) -> None:
+        super().__init__("Transaction discarded because of previous errors.")
+
+
+class NoQuorum(ReplyError):
+    """respdyn's own: fewer replicas answered than the consistency level requires."""
+
+    prefix = "NOQUORUM"
+
+    def __init__(self, got: int, needed: int, what: str = "acknowledged") -> None:
+        super().__init__(f"{got} of {needed} required replicas {what}")
+
+
+class Misconf(ReplyError):
+    """Persistence failed (e.g. fsync error): writes are refused, as Redis does after a bad save."""
+
+    prefix = "MISCONF"
+
+
+class Busy(ReplyError):
+    prefix = "BUSY"
+
+
+class NoProto(ReplyError):
+    prefix = "NOPROTO"
+
+    def __init__(self) -> None:
+        super().__init__("unsupported protocol version")
+
+
+# --- the common ERR texts, one constructor each ---------------------------------------------
+
+
+def syntax_error() -> ReplyError:
+    return ReplyError("syntax error")
+
+
+def not_integer() -> ReplyError:
+    return ReplyError("value is not an integer or out of range")
+
+
+def not_float() -> ReplyError:
+    return ReplyError("value is not a valid float")
+
+
+def overflow() -> ReplyError:
+    return ReplyError("increment or decrement would overflow")
+
+
+def wrong_arity(name: str) -> ReplyError:
+    return ReplyError(f"wrong number of arguments for '{name.lower()}' command")
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> ReplyError:
+    head = shown(name)[:128]
+    shown_args = "".join(f"'{shown(a)[:128]}' " for a in args[:20])
+    return ReplyError(f"unknown command '{head}', with args beginning with: {shown_args}")
+
+
+def unknown_subcommand(sub: bytes, container: str) -> ReplyError:
+    return ReplyError(f"unknown subcommand '{shown(sub)[:128]}'. Try {container.upper()} HELP.")
+
+
+def invalid_expire(command: str) -> ReplyError:
+    return ReplyError(f"invalid expire time in '{command.lower()}' command")
+
+
+def db_out_of_range() -> ReplyError:
+    return ReplyError("DB index is out of range")
+
+
+def string_too_long() -> ReplyError:
+    return ReplyError("string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
+def no_such_key() -> ReplyError:
+    return ReplyError("no such key")

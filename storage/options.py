@@ -1,0 +1,48 @@
+"""Engine tunables. Each field says its unit and why it has its default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+FSYNC_POLICIES = ("always", "everysec", "no")
+
+#: compaction_filter(key, value) -> keep? Called for live values only (never tombstones).
+CompactionFilter = Callable[[bytes, bytes], bool]
+
+
+@dataclass
+class Options:
+    #: Redis' appendfsync names: "always" fsyncs before a write returns (group-committed),
+    #: "everysec" fsyncs the WAL once a second in the background, "no" leaves it to the OS.
+    fsync: str = "everysec"
+    #: bytes of key+value a memtable holds before it is frozen and flushed (LevelDB: 4 MiB).
+    memtable_bytes: int = 4 * 1024 * 1024
+    #: uncompressed bytes per SSTable data block (LevelDB: 4 KiB; LZ4 ratio ~2.3 at this size).
+    block_size: int = 4096
+    #: bloom filter bits per key; 10 gives ~1% false positives (Cassandra's default rate).
+    bloom_bits_per_key: int = 10
+    #: bytes of decompressed blocks kept in the LRU block cache.
+    block_cache_bytes: int = 32 * 1024 * 1024
+    #: "lz4" or "none" (a block is stored raw when compressing does not shrink it).
+    compression: str = "lz4"
+    #: target bytes per SSTable written by compaction.
+    target_file_bytes: int = 2 * 1024 * 1024
+    #: number of level-0 files that triggers a level-0 compaction (LevelDB: 4).
+    level0_compaction_trigger: int = 4
+    #: level-0 files at which writes wait for compaction (LevelDB: 12): bounds read amplification.
+    level0_stop_writes: int = 12
+    #: total bytes of level 1; each deeper level is `level_multiplier` times larger (LevelDB).
+    level1_bytes: int = 10 * 1024 * 1024
+    level_multiplier: int = 10
+    #: run flushes and compactions on a background thread (False: only on flush()/compact()).
+    background_compaction: bool = True
+    #: hook for the layer above: drop expired values during compaction (see CompactionFilter).
+    compaction_filter: CompactionFilter | None = None
+    create_if_missing: bool = True
+
+    def __post_init__(self) -> None:
+        if self.fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {FSYNC_POLICIES}, not {self.fsync!r}")
+        if self.compression not in ("lz4", "none"):
+            raise ValueError(f"compression must be 'lz4' or 'none', not {self.compression!r}")
