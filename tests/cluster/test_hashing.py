@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from respdyn.cluster.hashing import SLOTS, crc16, hash_tag, key_slot
 
-# (key, slot) pairs from `redis-cli -p P CLUSTER KEYSLOT <key>` against redis-server 7 in cluster mode.
+# (key, slot) pairs answered by `redis-cli CLUSTER KEYSLOT <key>` (redis-server 7, cluster mode).
 REDIS_KEYSLOT = [
     (b"foo", 12182),
     (b"bar", 5061),
