@@ -1,0 +1,3 @@
+from respdyn.cli import main
+
+main()

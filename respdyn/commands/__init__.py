@@ -1,0 +1,1 @@
+"""Command families, one module per Redis group; each declares its commands into its own table."""

@@ -1,0 +1,88 @@
+"""Runs one request: look the command up, check arity and authentication BEFORE the handler
+runs (CVE-2025-46686: never work for a request that will be refused), call the handler, count
+it, and turn every typed error into a reply value. This is the one place errors become replies.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from respdyn import errors
+from respdyn.commands.context import Context
+from respdyn.commands.spec import CommandSpec
+from respdyn.errors import ReplyError
+from respdyn.session import Session
+from storage.errors import PersistenceError, StorageError
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.registry = ctx.registry
+        self.stats = ctx.stats
+
+    def __call__(self, session: Session, argv: list[bytes]) -> Any:
+        return self.execute(session, argv)
+
+    def execute(self, session: Session, argv: list[bytes]) -> Any:
+        """Run `argv` (name first) for `session`; returns a reply value, never raises."""
+        self.stats.total_commands_processed += 1
+        try:
+            spec, args = self.resolve(argv)
+        except ReplyError as exc:
+            return self._rejected(None, exc)
+        session.touch(spec.name)
+        if not session.authenticated and "no_auth" not in spec.flags:
+            return self._rejected(spec, errors.NoAuth())
+        return self.run(spec, session, args)
+
+    def resolve(self, argv: list[bytes]) -> tuple[CommandSpec, list[bytes]]:
+        """The spec to run and its arguments (without the command/subcommand names)."""
+        spec = self.registry.lookup(argv[0])
+        if spec is None:
+            raise errors.unknown_command(argv[0], argv[1:])
+        if not spec.is_container:
+            if not spec.arity_ok(len(argv)):
+                raise errors.wrong_arity(spec.name)
+            return spec, argv[1:]
+        if len(argv) < 2:
+            raise errors.wrong_arity(spec.name)
+        sub = spec.subcommands.get(argv[1].decode("latin-1").lower())
+        if sub is None:
+            raise errors.unknown_subcommand(argv[1], spec.name)
+        if not sub.arity_ok(len(argv)):
+            raise errors.wrong_arity(sub.name)
+        return sub, argv[2:]
+
+    def run(self, spec: CommandSpec, session: Session, args: list[bytes]) -> Any:
+        """Call the handler with the counters and the error mapping around it."""
+        entry = self.stats.command(spec.name)
+        started = time.perf_counter()
+        try:
+            reply = spec.handler(self.ctx, session, args)  # type: ignore[misc]
+        except ReplyError as exc:
+            reply = exc
+        except PersistenceError as exc:
+            reply = errors.Misconf(f"Errors writing to disk, writes are refused: {exc}")
+        except StorageError as exc:
+            log.error("storage error in %s: %s", spec.name, exc)
+            reply = ReplyError(f"storage error: {exc}")
+        except Exception:
+            log.exception("internal error in %s", spec.name)
+            reply = ReplyError("internal error")
+        entry.calls += 1
+        entry.usec += int((time.perf_counter() - started) * 1_000_000)
+        if isinstance(reply, ReplyError):
+            entry.failed_calls += 1
+            self.stats.total_error_replies += 1
+        return reply
+
+    def _rejected(self, spec: CommandSpec | None, exc: ReplyError) -> ReplyError:
+        if spec is not None:
+            self.stats.command(spec.name).rejected_calls += 1
+        self.stats.total_error_replies += 1
+        return exc

@@ -1,0 +1,174 @@
+"""Redis' keyspace semantics (databases, types, expiry, SCAN cursors) over a `VersionedStore`.
+
+Commands call this layer and never see storage keys, records or siblings (except the
+SIBLINGS/RESOLVE commands, which ask for them explicitly). Expired values are invisible here
+(the lazy check); the active expiry cycle and the compaction filter reclaim their space.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from respdyn import errors
+from respdyn.keyspace import layout
+from respdyn.keyspace.record import Kind, Record, Sibling
+from respdyn.keyspace.store import VersionedStore
+
+SLOTS = 16384
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class Entry:
+    """A live value as a command sees it, with the context to write it back."""
+
+    kind: int
+    payload: bytes
+    expire_at: int  #: unix ms, 0 = persistent
+    context: bytes | None
+
+    def ttl_ms(self, now: int) -> int:
+        return -1 if self.expire_at == 0 else max(0, self.expire_at - now)
+
+
+def _live(record: Record | None, now: int) -> Sibling | None:
+    if record is None:
+        return None
+    winner = record.winner()
+    if winner.tombstone or winner.expired(now):
+        return None
+    return winner
+
+
+class Keyspace:
+    def __init__(
+        self,
+        store: VersionedStore,
+        node_id: bytes = b"local",
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.clock = clock
+        self.hits = 0
+        self.misses = 0
+
+    # --- single keys ----------------------------------------------------------------------
+
+    def lookup(self, db: int, key: bytes) -> Entry | None:
+        """The live value of `key`, or None (missing, deleted or expired)."""
+        record = self.store.read(layout.data_key(db, key))
+        sibling = _live(record, self.clock())
+        if sibling is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return Entry(sibling.kind, sibling.payload, sibling.expire_at, record.context)
+
+    def lookup_typed(self, db: int, key: bytes, kind: Kind) -> Entry | None:
+        entry = self.lookup(db, key)
+        if entry is not None and entry.kind != kind:
+            raise errors.WrongType()
+        return entry
+
+    def get_string(self, db: int, key: bytes) -> bytes | None:
+        entry = self.lookup_typed(db, key, Kind.STRING)
+        return None if entry is None else entry.payload
+
+    def put(
+        self,
+        db: int,
+        key: bytes,
+        kind: int,
+        payload: bytes,
+        expire_at: int = 0,
+        context: bytes | None = None,
+    ) -> None:
+        """Write a value; `context` None is a blind write superseding every known version."""
+        sibling = Sibling(kind, payload, expire_at, self.clock(), self.node_id)
+        self.store.write(layout.data_key(db, key), sibling, context)
+
+    def delete(self, db: int, key: bytes, context: bytes | None = None) -> None:
+        sibling = Sibling(Kind.STRING, b"", 0, self.clock(), self.node_id, tombstone=True)
+        self.store.write(layout.data_key(db, key), sibling, context)
+
+    def remove(self, db: int, key: bytes) -> bool:
+        """Delete if live; True if something was deleted (DEL, UNLINK, GETDEL)."""
+        entry = self.lookup(db, key)
+        if entry is None:
+            return False
+        self.delete(db, key, entry.context)
+        return True
+
+    def exists(self, db: int, key: bytes) -> bool:
+        return self.lookup(db, key) is not None
+
+    # --- whole databases ------------------------------------------------------------------
+
+    def iter_entries(self, db: int, first_slot: int = 0) -> Iterator[tuple[int, bytes, Sibling]]:
+        """(slot, key, live sibling) of every live key of `db` from `first_slot`, slot order."""
+        start, end = layout.slot_range(db, first_slot, SLOTS)
+        now = self.clock()
+        for raw, record in self.store.scan(start, end):
+            sibling = _live(record, now)
+            if sibling is not None:
+                yield int.from_bytes(raw[2:4], "big"), raw[4:], sibling
+
+    def iter_keys(self, db: int) -> Iterator[bytes]:
+        for _, key, _ in self.iter_entries(db):
+            yield key
+
+    def scan(self, db: int, cursor: int, count: int) -> tuple[int, list[tuple[bytes, Sibling]]]:
+        """One SCAN step. The cursor is the next hash slot to visit and a step always ends on
+        a slot boundary, so every key present for the whole scan is returned at least once
+        (Redis' guarantee) whatever is written meanwhile. A step returns at least `count`
+        keys unless the database ends first."""
+        found: list[tuple[bytes, Sibling]] = []
+        for slot, key, sibling in self.iter_entries(db, cursor):
+            if len(found) >= count and slot != cursor:
+                return slot, found
+            cursor = slot
+            found.append((key, sibling))
+        return 0, found
+
+    def dbsize(self, db: int) -> int:
+        return sum(1 for _ in self.iter_entries(db))
+
+    def random_key(self, db: int) -> bytes | None:
+        """A key from a random slot onward (wrapping): uniform over slots, not keys."""
+        start = random.randrange(SLOTS)
+        for _, key, _ in self.iter_entries(db, start):
+            return key
+        for _, key, _ in self.iter_entries(db, 0):
+            return key
+        return None
+
+    def flushdb(self, db: int) -> None:
+        self.store.delete_range(*layout.db_range(db))
+
+    def flushall(self) -> None:
+        self.store.delete_range(*layout.all_data_range())
+
+    def nonempty_dbs(self) -> dict[int, tuple[int, int]]:
+        """INFO keyspace: db -> (keys, keys with an expiry)."""
+        out = {}
+        for db in range(layout.DATABASES):
+            keys = expires = 0
+            for _, _, sibling in self.iter_entries(db):
+                keys += 1
+                expires += 1 if sibling.expire_at else 0
+            if keys:
+                out[db] = (keys, expires)
+        return out
+
+    # --- background -----------------------------------------------------------------------
+
+    def expire_cycle(self, limit: int = 200) -> int:
+        """One active-expiry step (Redis' activeExpireCycle, by index instead of sampling)."""
+        return self.store.expire_due(self.clock(), limit)

@@ -1,0 +1,131 @@
+"""The value stored under a data key: a causal context and one or more siblings.
+
+    record  := magic: u8 = 0xD5, version: u8 = 1, context_len: u32, context: bytes,
+               count: u16, sibling{count}
+    sibling := flags: u8, kind: u8, timestamp_ms: u64, expire_at_ms: u64,
+               node_len: u8, node: bytes, payload_len: u32, payload: bytes
+    flags   := bit 0 tombstone (do not renumber)
+    kind    := 0 string, 1 hash, 2 list, 3 set, 4 zset (do not renumber)
+
+All integers little-endian. `context` is opaque here: a single node stores it empty; the Dynamo
+layer stores its encoded dotted version vector there, which is why a record can carry several
+siblings. `expire_at_ms` 0 means no expiry; the timestamp and node pick the deterministic winner
+among siblings (newest timestamp, ties by node id) that a plain GET returns.
+See docs/formats/value.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+MAGIC = 0xD5
+VERSION = 1
+FLAG_TOMBSTONE = 1
+
+_HEAD = struct.Struct("<BBI")
+_COUNT = struct.Struct("<H")
+_SIB = struct.Struct("<BBQQB")
+_LEN = struct.Struct("<I")
+
+
+class Kind(IntEnum):
+    """Redis value types as stored (do not renumber)."""
+
+    STRING = 0
+    HASH = 1
+    LIST = 2
+    SET = 3
+    ZSET = 4
+
+
+TYPE_NAMES = {
+    Kind.STRING: "string", Kind.HASH: "hash", Kind.LIST: "list", Kind.SET: "set",
+    Kind.ZSET: "zset",
+}
+
+
+class RecordError(ValueError):
+    """Bytes under a data key are not a record of this version."""
+
+
+@dataclass(slots=True)
+class Sibling:
+    kind: int
+    payload: bytes
+    expire_at: int = 0  #: unix ms; 0 = persistent
+    timestamp: int = 0  #: unix ms of the write, for the deterministic winner
+    node: bytes = b""  #: coordinating node id, the tie breaker
+    tombstone: bool = False
+
+    def expired(self, now_ms: int) -> bool:
+        return 0 < self.expire_at <= now_ms
+
+    def sort_key(self) -> tuple[int, bytes]:
+        return self.timestamp, self.node
+
+
+@dataclass(slots=True)
+class Record:
+    siblings: list[Sibling]
+    context: bytes = b""
+
+    def winner(self) -> Sibling:
+        """Newest timestamp, ties broken by node id: the same choice on every node."""
+        if len(self.siblings) == 1:
+            return self.siblings[0]
+        return max(self.siblings, key=Sibling.sort_key)
+
+
+def encode(record: Record) -> bytes:
+    parts = [_HEAD.pack(MAGIC, VERSION, len(record.context)), record.context,
+             _COUNT.pack(len(record.siblings))]
+    for s in record.siblings:
+        flags = FLAG_TOMBSTONE if s.tombstone else 0
+        parts.append(_SIB.pack(flags, s.kind, s.timestamp, s.expire_at, len(s.node)))
+        parts.append(s.node)
+        parts.append(_LEN.pack(len(s.payload)))
+        parts.append(s.payload)
+    return b"".join(parts)
+
+
+def decode(data: bytes) -> Record:
+    try:
+        magic, version, ctx_len = _HEAD.unpack_from(data, 0)
+        if magic != MAGIC:
+            raise RecordError(f"bad record magic 0x{magic:02x}")
+        if version != VERSION:
+            raise RecordError(f"unsupported record version {version}")
+        pos = _HEAD.size
+        context = data[pos : pos + ctx_len]
+        pos += ctx_len
+        (count,) = _COUNT.unpack_from(data, pos)
+        pos += _COUNT.size
+        siblings = []
+        for _ in range(count):
+            flags, kind, ts, exp, node_len = _SIB.unpack_from(data, pos)
+            pos += _SIB.size
+            node = data[pos : pos + node_len]
+            pos += node_len
+            (plen,) = _LEN.unpack_from(data, pos)
+            pos += _LEN.size
+            payload = data[pos : pos + plen]
+            if len(payload) != plen:
+                raise RecordError("record truncated")
+            pos += plen
+            siblings.append(Sibling(kind, payload, exp, ts, node, bool(flags & FLAG_TOMBSTONE)))
+    except struct.error as exc:
+        raise RecordError(f"record truncated: {exc}") from None
+    return Record(siblings, context)
+
+
+def peek_expire_at(data: bytes) -> int:
+    """The winner's expiry without decoding payloads: the compaction filter calls this for every
+    value it sees, so it must stay cheap (single-sibling fast path)."""
+    record = decode(data)
+    live = [s for s in record.siblings if not s.tombstone]
+    if not live or len(live) != len(record.siblings):
+        return 0
+    return max(0 if s.expire_at == 0 else s.expire_at for s in live) if all(
+        s.expire_at for s in live) else 0

@@ -1,0 +1,122 @@
+"""The contract between the keyspace and whatever keeps versions: the local engine on a single
+node (`LocalStore`, here), the Dynamo coordinator in a cluster. The keyspace never knows which.
+
+A read returns the whole `Record` (siblings and causal context); a write hands over one new
+sibling and the context it was based on (`None` for a blind write such as a plain SET, which
+supersedes every version the store knows of).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import storage
+from respdyn.keyspace import layout
+from respdyn.keyspace.record import Record, RecordError, Sibling, decode, encode
+
+
+class VersionedStore(Protocol):
+    def read(self, raw_key: bytes) -> Record | None: ...
+
+    def write(self, raw_key: bytes, sibling: Sibling, context: bytes | None) -> None: ...
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, Record]]: ...
+
+    def delete_range(self, start: bytes, end: bytes) -> None: ...
+
+    def expire_due(self, now_ms: int, limit: int) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def keep_unexpired(now_ms: Callable[[], int]) -> storage.options.CompactionFilter:
+    """The compaction filter: drop data records whose every sibling has expired."""
+
+    def keep(key: bytes, value: bytes) -> bool:
+        if not key.startswith(layout.DATA):
+            return True
+        try:
+            record = decode(value)
+        except RecordError:
+            return True  # never destroy what we cannot read
+        now = now_ms()
+        return not all(s.expired(now) for s in record.siblings)
+
+    return keep
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+class LocalStore:
+    """A single node's versions: one sibling per key, deletes as real storage deletes (there is
+    no other replica a tombstone must outvote). `offload` runs calls that may wait for an fsync
+    (the node passes gevent's thread pool when fsync=always, so group commit can batch)."""
+
+    def __init__(
+        self,
+        engine: storage.Engine,
+        offload: Callable[..., Any] = _direct,
+    ) -> None:
+        self.engine = engine
+        self.offload = offload
+
+    def read(self, raw_key: bytes) -> Record | None:
+        data = self.engine.get(raw_key)
+        return None if data is None else decode(data)
+
+    def write(self, raw_key: bytes, sibling: Sibling, context: bytes | None) -> None:
+        if sibling.tombstone:
+            self.offload(self.engine.delete, raw_key)
+        elif sibling.expire_at:
+            batch = storage.WriteBatch()
+            batch.put(raw_key, encode(Record([sibling])))
+            batch.put(layout.expiry_key(sibling.expire_at, raw_key), b"")
+            self.offload(self.engine.write, batch)
+        else:
+            self.offload(self.engine.put, raw_key, encode(Record([sibling])))
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, Record]]:
+        for key, value in self.engine.scan(start=start, end=end):
+            yield key, decode(value)
+
+    def delete_range(self, start: bytes, end: bytes) -> None:
+        self.offload(self.engine.delete_range, start, end)
+
+    def expire_due(self, now_ms: int, limit: int) -> int:
+        """One active-expiry step: delete up to `limit` due keys; returns how many expired.
+        Index entries whose key was rewritten since are stale and just removed."""
+        start, end = layout.expiry_range(now_ms)
+        due = []
+        for index_key, _ in self.engine.scan(start=start, end=end):
+            due.append(index_key)
+            if len(due) >= limit:
+                break
+        if not due:
+            return 0
+        batch = storage.WriteBatch()
+        expired = 0
+        for index_key in due:
+            batch.delete(index_key)
+            _, raw_key = layout.split_expiry_key(index_key)
+            record = self.read(raw_key)
+            if record is not None and all(s.expired(now_ms) for s in record.siblings):
+                batch.delete(raw_key)
+                expired += 1
+        self.offload(self.engine.write, batch)
+        return expired
+
+    def flush(self) -> None:
+        self.offload(self.engine.flush)
+
+    def info(self) -> dict[str, Any]:
+        return self.engine.stats()
+
+    def close(self) -> None:
+        self.engine.close()
