@@ -1,0 +1,209 @@
+"""TableBuilder: writes one SSTable append-only, data blocks first, metadata at finish().
+
+Per-entry work is kept to list appends and a few comparisons (compaction calls add() once
+per surviving record); encoding, compression and CRCs happen once per block.
+Not thread-safe: one builder belongs to one flush or compaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from storage.errors import PersistenceError
+from storage.options import Options
+from storage.sstable.block import encode_records, seal_block
+from storage.sstable.bloom import build_filter
+from storage.sstable.format import (
+    HANDLE,
+    KIND_DELETE,
+    KIND_PUT,
+    SEQ_LIMIT,
+    TRAILER_SIZE,
+    BlockHandle,
+    Footer,
+    TableProperties,
+    encode_header,
+    encode_properties,
+)
+
+#: per-record bytes of the columnar arrays (tag u64 + two u32 ends), for block sizing.
+_RECORD_ARRAY_BYTES = 16
+_WRITE_BUFFER = 1 << 20
+
+
+class TableBuilder:
+    """Build an SSTable at `path` from records added in (key asc, seq desc) order."""
+
+    def __init__(self, path: str, options: Options) -> None:
+        self.path = path
+        self._block_size = options.block_size
+        self._compress = options.compression == "lz4"
+        self._bits_per_key = options.bloom_bits_per_key
+        try:
+            self._file = open(path, "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
+            self._file.write(encode_header())
+        except OSError as exc:
+            raise PersistenceError(f"cannot create SSTable {path}: {exc}") from exc
+        self._offset = len(encode_header())
+        self._closed = False
+        # Pending data block (columnar, see block.py).
+        self._keys: list[bytes] = []
+        self._tags: list[int] = []
+        self._values: list[bytes] = []
+        self._pending = 0
+        # Index: one (last key, last seq, handle) per written block.
+        self._index_keys: list[bytes] = []
+        self._index_seqs: list[int] = []
+        self._index_handles: list[bytes] = []
+        self._distinct: list[bytes] = []
+        # Ordering sentinel: any (key >= b"", seq < 2**64) sorts after it.
+        self._last_key = b""
+        self._last_seq = 1 << 64
+        self._entries = 0
+        self._tombstones = 0
+        self._min_seq = SEQ_LIMIT
+        self._max_seq = 0
+        self._raw_key_bytes = 0
+        self._raw_value_bytes = 0
+        self._data_block_bytes = 0
+
+    def add(self, key: bytes, seq: int, kind: int, value: bytes) -> None:
+        """Append one record.
+
+        REQUIRES: (key, seq) strictly after the previous record in (key asc, seq desc)
+        order; 0 <= seq < 2**56; kind is KIND_PUT or KIND_DELETE (with value b"").
+        Raises ValueError otherwise, before anything is written.
+        """
+        last_key = self._last_key
+        if key == last_key:
+            if seq >= self._last_seq:
+                raise ValueError(
+                    f"records out of order: {key!r} seq {seq} after seq {self._last_seq}"
+                )
+            if not self._entries:
+                self._distinct.append(key)
+        elif key < last_key:
+            raise ValueError(f"records out of order: key {key!r} after {last_key!r}")
+        else:
+            self._distinct.append(key)
+        if not 0 <= seq < SEQ_LIMIT:
+            raise ValueError(f"seq {seq} outside 0..2**56-1")
+        if kind == KIND_DELETE:
+            if value:
+                raise ValueError("a tombstone's value must be b''")
+            self._tombstones += 1
+        elif kind != KIND_PUT:
+            raise ValueError(f"unknown record kind {kind}")
+        if self._closed:
+            raise ValueError(f"builder for {self.path} is already finished or abandoned")
+        self._last_key = key
+        self._last_seq = seq
+        self._keys.append(key)
+        self._tags.append(seq << 8 | kind)
+        self._values.append(value)
+        self._entries += 1
+        self._raw_key_bytes += len(key)
+        self._raw_value_bytes += len(value)
+        if seq < self._min_seq:
+            self._min_seq = seq
+        if seq > self._max_seq:
+            self._max_seq = seq
+        self._pending += len(key) + len(value) + _RECORD_ARRAY_BYTES
+        if self._pending >= self._block_size:
+            self._flush_block()
+
+    def estimated_size(self) -> int:
+        """Bytes written so far plus the pending block (uncompressed) and index/filter."""
+        index = sum(map(len, self._index_keys)) + 24 * len(self._index_keys)
+        bloom = len(self._distinct) * self._bits_per_key // 8
+        return self._offset + self._pending + index + bloom
+
+    def finish(self) -> TableProperties:
+        """Write the last block, filter, properties, index and footer; fsync; close.
+
+        The caller makes the file's directory entry durable (fsync of the directory) when
+        it records the table in the manifest.
+        """
+        self._check_open()
+        try:
+            self._flush_block()
+            filter_data = build_filter(self._distinct, len(self._distinct), self._bits_per_key)
+            filter_handle = self._write_block(filter_data, compress=False)
+            index_payload = encode_records(self._index_seqs, self._index_keys, self._index_handles)
+            props = self._properties(filter_handle, len(index_payload))
+            props_handle = self._write_block(encode_properties(props), compress=False)
+            index_handle = self._write_block(index_payload, compress=False)
+            self._write(Footer(filter_handle, props_handle, index_handle).encode())
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            self._close_quietly()
+            raise PersistenceError(f"cannot write SSTable {self.path}: {exc}") from exc
+        self._closed = True
+        return TableProperties(**{**props.__dict__, "file_size": self._offset})
+
+    def abandon(self) -> None:
+        """Close and delete the partial file (a failed or cancelled compaction)."""
+        self._close_quietly()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _properties(self, filter_handle: BlockHandle, index_bytes: int) -> TableProperties:
+        first = bool(self._entries)
+        return TableProperties(
+            entries=self._entries,
+            tombstones=self._tombstones,
+            min_key=self._distinct[0] if first else b"",
+            max_key=self._last_key,
+            min_seq=self._min_seq if first else 0,
+            max_seq=self._max_seq,
+            raw_key_bytes=self._raw_key_bytes,
+            raw_value_bytes=self._raw_value_bytes,
+            data_block_bytes=self._data_block_bytes,
+            data_blocks=len(self._index_keys),
+            index_block_bytes=index_bytes + TRAILER_SIZE,
+            filter_block_bytes=filter_handle.size + TRAILER_SIZE,
+            bloom_bits_per_key=self._bits_per_key,
+            distinct_keys=len(self._distinct),
+            compression=b"lz4" if self._compress else b"none",
+        )
+
+    def _flush_block(self) -> None:
+        if not self._keys:
+            return
+        payload = encode_records(self._tags, self._keys, self._values)
+        handle = self._write_block(payload, self._compress)
+        self._data_block_bytes += handle.size + TRAILER_SIZE
+        self._index_keys.append(self._keys[-1])
+        self._index_seqs.append(self._tags[-1] >> 8)
+        self._index_handles.append(HANDLE.pack(handle.offset, handle.size))
+        self._keys = []
+        self._tags = []
+        self._values = []
+        self._pending = 0
+
+    def _write_block(self, payload: bytes, compress: bool) -> BlockHandle:
+        sealed = seal_block(payload, compress)
+        handle = BlockHandle(self._offset, len(sealed) - TRAILER_SIZE)
+        self._write(sealed)
+        return handle
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise PersistenceError(f"cannot write SSTable {self.path}: {exc}") from exc
+        self._offset += len(data)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"builder for {self.path} is already finished or abandoned")
+
+    def _close_quietly(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._file.close()
