@@ -81,7 +81,7 @@ class TableBuilder:
                 raise ValueError(
                     f"records out of order: {key!r} seq {seq} after seq {self._last_seq}"
                 )
-            if not self._entries:
+            if not self._distinct:
                 self._distinct.append(key)
         elif key < last_key:
             raise ValueError(f"records out of order: key {key!r} after {last_key!r}")
@@ -102,13 +102,7 @@ class TableBuilder:
         self._keys.append(key)
         self._tags.append(seq << 8 | kind)
         self._values.append(value)
-        self._entries += 1
-        self._raw_key_bytes += len(key)
-        self._raw_value_bytes += len(value)
-        if seq < self._min_seq:
-            self._min_seq = seq
-        if seq > self._max_seq:
-            self._max_seq = seq
+        # Counts, byte totals and seq bounds are summed per block in C (see _flush_block).
         self._pending += len(key) + len(value) + _RECORD_ARRAY_BYTES
         if self._pending >= self._block_size:
             self._flush_block()
@@ -175,7 +169,13 @@ class TableBuilder:
     def _flush_block(self) -> None:
         if not self._keys:
             return
-        payload = encode_records(self._tags, self._keys, self._values)
+        keys, tags, values = self._keys, self._tags, self._values
+        self._entries += len(keys)
+        self._raw_key_bytes += sum(map(len, keys))
+        self._raw_value_bytes += sum(map(len, values))
+        self._min_seq = min(self._min_seq, min(tags) >> 8)
+        self._max_seq = max(self._max_seq, max(tags) >> 8)
+        payload = encode_records(tags, keys, values)
         handle = self._write_block(payload, self._compress)
         self._data_block_bytes += handle.size + TRAILER_SIZE
         self._index_keys.append(self._keys[-1])

@@ -136,6 +136,10 @@ class Table:
         first = 0 if start is None else bisect_left(self._index_keys, start)
         return self._iter_from(first, start, fill_cache)
 
+    def data_block_handles(self) -> list[BlockHandle]:
+        """Where each data block lives, in key order (for dump and verification tools)."""
+        return [BlockHandle(o, s) for o, s in zip(self._offsets, self._sizes, strict=True)]
+
     def close(self) -> None:
         """Release the file descriptor. Cached blocks stay (they are still valid)."""
         fd, self._fd = self._fd, -1
