@@ -1,0 +1,113 @@
+"""storage.sstable.block: columnar record blocks, sealing (LZ4/raw + CRC) and opening."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from storage.errors import ChecksumMismatchError, CorruptionError, LengthPastEndError
+from storage.sstable.block import decode_records, encode_records, seal_block, unseal_block
+from storage.sstable.format import BLOCK_LZ4, BLOCK_RAW, TRAILER, TRAILER_SIZE
+
+RECORD_SETS = {
+    "empty": ([], [], []),
+    "one": ([5 << 8 | 1], [b"k"], [b"v"]),
+    "empty key and value": ([1 << 8], [b""], [b""]),
+    "versions of one key": (
+        [9 << 8 | 1, 7 << 8, 3 << 8 | 1],
+        [b"a", b"a", b"a"],
+        [b"x", b"", b"y"],
+    ),
+    "large value": ([1 << 8 | 1, 2 << 8 | 1], [b"a", b"b"], [os.urandom(100_000), b"z"]),
+    "max seq": ([((1 << 56) - 1) << 8 | 1], [b"k"], [b"v"]),
+}
+
+
+@pytest.mark.parametrize("name", RECORD_SETS)
+def test_records_round_trip(name: str) -> None:
+    tags, keys, values = RECORD_SETS[name]
+    block = decode_records(encode_records(tags, keys, values))
+    assert (list(block.tags), block.keys, block.values) == (tags, keys, values)
+    assert len(block) == len(keys)
+
+
+@given(st.lists(st.tuples(st.integers(0, (1 << 64) - 1), st.binary(), st.binary()), max_size=40))
+def test_records_round_trip_property(records: list[tuple[int, bytes, bytes]]) -> None:
+    tags = [r[0] for r in records]
+    keys = [r[1] for r in records]
+    values = [r[2] for r in records]
+    block = decode_records(encode_records(tags, keys, values))
+    assert (list(block.tags), block.keys, block.values) == (tags, keys, values)
+
+
+def test_decoded_block_charge_counts_payload_and_records() -> None:
+    payload = encode_records([1, 2], [b"a", b"b"], [b"x" * 100, b"y"])
+    assert decode_records(payload).charge > len(payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"", "bad block layout"),
+        (b"\x05\x00\x00\x00", "bad block layout"),  # claims 5 records, has no arrays
+        (encode_records([1], [b"k"], [b"v"]) + b"extra", "describe"),
+        (encode_records([1], [b"k"], [b"v"])[:-1], "describe"),
+    ],
+)
+def test_decode_rejects_inconsistent_payload(payload: bytes, reason: str) -> None:
+    with pytest.raises(CorruptionError, match=reason) as info:
+        decode_records(payload, "f.sst", 77)
+    assert info.value.path == "f.sst"
+    assert info.value.offset == 77
+
+
+def _block_type(sealed: bytes) -> int:
+    return TRAILER.unpack_from(sealed, len(sealed) - TRAILER_SIZE)[0]
+
+
+@pytest.mark.parametrize(
+    ("payload", "compress", "expected_type"),
+    [
+        (b"abc" * 1000, True, BLOCK_LZ4),
+        (b"abc" * 1000, False, BLOCK_RAW),
+        (os.urandom(4000), True, BLOCK_RAW),  # LZ4 would not shrink it
+        (b"", True, BLOCK_RAW),
+    ],
+)
+def test_seal_chooses_type_and_unseal_restores(
+    payload: bytes, compress: bool, expected_type: int
+) -> None:
+    sealed = seal_block(payload, compress)
+    assert _block_type(sealed) == expected_type
+    size = len(sealed) - TRAILER_SIZE
+    assert unseal_block("f.sst", 0, sealed, size) == payload
+    if expected_type == BLOCK_LZ4:
+        assert size < len(payload)
+
+
+@pytest.mark.parametrize("position", [0, 10, -TRAILER_SIZE, -1])
+def test_unseal_detects_flipped_byte(position: int) -> None:
+    sealed = bytearray(seal_block(b"hello world " * 50, True))
+    sealed[position] ^= 0x01
+    with pytest.raises(ChecksumMismatchError) as info:
+        unseal_block("f.sst", 4096, bytes(sealed), len(sealed) - TRAILER_SIZE)
+    assert info.value.offset == 4096
+    assert "f.sst" in str(info.value)
+
+
+def test_unseal_short_read_is_length_past_end() -> None:
+    sealed = seal_block(b"data" * 10, False)
+    with pytest.raises(LengthPastEndError):
+        unseal_block("f.sst", 12, sealed[:-3], len(sealed) - TRAILER_SIZE)
+
+
+def test_unseal_unknown_type_with_valid_crc() -> None:
+    from storage.coding import crc32
+
+    payload = b"payload"
+    stored = payload + TRAILER.pack(9, crc32(payload + b"\x09"))
+    with pytest.raises(CorruptionError, match="unknown block type 9"):
+        unseal_block("f.sst", 0, stored, len(payload))
