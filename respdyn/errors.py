@@ -58,8 +58,8 @@ class WrongType(ReplyError):
 class NoAuth(ReplyError):
     prefix = "NOAUTH"
 
-    def __init__(self) -> None:
-        super().__init__("Authentication required.")
+    def __init__(self, message: str = "Authentication required.") -> None:
+        super().__init__(message)
 
 
 class WrongPass(ReplyError):
@@ -149,3 +149,83 @@ def string_too_long() -> ReplyError:
 
 def no_such_key() -> ReplyError:
     return ReplyError("no such key")
+
+
+# --- connection and server commands ----------------------------------------------------------
+
+
+def auth_without_password() -> ReplyError:
+    return ReplyError(
+        "AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?"
+    )
+
+
+def hello_noauth() -> NoAuth:
+    return NoAuth(
+        "HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+        "protocol version at the same time"
+    )
+
+
+def hello_bad_protover() -> ReplyError:
+    return ReplyError("Protocol version is not an integer or out of range")
+
+
+def hello_bad_option(opt: bytes) -> ReplyError:
+    return ReplyError(f"Syntax error in HELLO option '{shown(opt)}'")
+
+
+def bad_client_name() -> ReplyError:
+    return ReplyError("Client names cannot contain spaces, newlines or special characters.")
+
+
+def bad_client_attr(attr: bytes) -> ReplyError:
+    return ReplyError(f"{shown(attr)} cannot contain spaces, newlines or special characters.")
+
+
+def unrecognized_option(opt: bytes) -> ReplyError:
+    return ReplyError(f"Unrecognized option '{shown(opt)}'")
+
+
+def unknown_client_type(name: bytes) -> ReplyError:
+    return ReplyError(f"Unknown client type '{shown(name)}'")
+
+
+def invalid_client_id() -> ReplyError:
+    return ReplyError("Invalid client ID")
+
+
+def client_id_not_positive() -> ReplyError:
+    return ReplyError("client-id should be greater than 0")
+
+
+def no_such_client() -> ReplyError:
+    return ReplyError("No such client")
+
+
+def no_such_user(name: bytes) -> ReplyError:
+    return ReplyError(f"No such user '{shown(name)}'")
+
+
+def config_set_unknown(name: bytes) -> ReplyError:
+    return ReplyError(f"Unknown option or number of arguments for CONFIG SET - '{shown(name)}'")
+
+
+def config_set_failed(name: bytes, reason: str) -> ReplyError:
+    return ReplyError(
+        f"CONFIG SET failed (possibly related to argument '{shown(name)}') - {reason}"
+    )
+
+
+def getkeys_invalid_command() -> ReplyError:
+    return ReplyError("Invalid command specified")
+
+
+def getkeys_bad_arity() -> ReplyError:
+    return ReplyError("Invalid number of arguments specified for command")
+
+
+def getkeys_no_keys() -> ReplyError:
+    return ReplyError("The command has no key arguments")
