@@ -1,0 +1,901 @@
+"""The engine: group-committed WAL writes into a memtable, background flushes and compactions,
+snapshot-isolated reads over memtables and a Version of SSTables.
+
+Directory:  CURRENT, MANIFEST-<n>, <n>.log (WAL, one per memtable), <n>.sst, LOCK.
+
+Write path (LevelDB's writer queue): a writer enqueues itself under `_mu`; the writer at the head
+is the leader. The leader makes room (freezes a full memtable, or waits: a write stall), takes
+every queued batch, releases `_mu`, appends them to the WAL with ONE write() and (fsync=always)
+ONE fsync, then re-takes `_mu`, applies them to the memtable, publishes the last sequence and
+wakes the followers. Only leaders switch memtables, so a batch always lands in the memtable
+whose WAL holds it.
+
+Read path: `get` reads the memtable, the frozen memtable and the current Version without a lock,
+in that order; data only ever moves mem -> imm -> Version and each stage is published before the
+previous one lets go, so nothing is missed. A Snapshot pins (sequence, memtables, Version): the
+memtable keeps the old versions it needs (memtable.py), and files of a pinned Version are not
+deleted.
+
+What touches what: `_mu` guards the writer queue, mem/imm switching, the Version pointer,
+snapshots and file-number allocation. `_work_lock` serialises flushes and compactions (the
+background thread, flush(), compact()) and every manifest append. The everysec thread only calls
+`LogWriter.sync`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+
+from sortedcontainers import SortedList
+
+from storage import compaction, manifest
+from storage.batch import WriteBatch, decode_record, encode_delete, encode_put, encode_record
+from storage.cache import BlockCache
+from storage.compactor import table_path, write_tables
+from storage.errors import (
+    ClosedError,
+    CorruptionError,
+    NotAStorageDirectory,
+    PersistenceError,
+    StorageError,
+)
+from storage.iterators import level_iter, merge, visible
+from storage.memtable import MemTable
+from storage.options import Options
+from storage.sstable import KIND_DELETE, KIND_PUT, Table
+from storage.version import NUM_LEVELS, FileMeta, Version, VersionEdit
+from storage.wal import WAL_MAGIC, LogReader, LogWriter
+from storage.wal.format import frame
+
+#: sequence numbers are below 2**56 (the SSTable packs seq << 8 | kind into a u64).
+MAX_SEQ = (1 << 56) - 1
+#: a group commit takes at most this many payload bytes (bounds a follower's latency).
+MAX_GROUP_BYTES = 1 << 20
+#: a deleted table's reader object is closed this long after the file left every pinned
+#: Version: an unpinned `get` that already fetched the Table finishes well within it.
+TABLE_CLOSE_GRACE_S = 10.0
+#: keys per tombstone batch in delete_range.
+DELETE_RANGE_BATCH = 1000
+
+_FILE_RE = re.compile(r"^(\d{6,})\.(log|sst)$|^MANIFEST-(\d{6,})$")
+_OWN_NAMES = ("LOCK", "CURRENT", "CURRENT.tmp")
+
+
+class _Writer:
+    __slots__ = ("body", "count", "done", "error", "force", "ops", "size")
+
+    def __init__(self, ops: list, body: bytes, size: int, force: bool = False) -> None:
+        self.ops = ops
+        self.body = body
+        self.count = len(ops)
+        self.size = size
+        self.force = force
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class Snapshot:
+    """A consistent read-only view at one sequence number. Release it (or use `with`) so
+    compaction can drop the versions it keeps alive."""
+
+    def __init__(self, engine: Engine, seq: int, mems: tuple[MemTable, ...], version: Version):
+        self._engine = engine
+        self.seq = seq
+        self._mems = mems
+        self._version = version
+        self._released = False
+
+    def get(self, key: bytes) -> bytes | None:
+        self._check()
+        return self._engine._get_at(key, self.seq, self._mems, self._version)
+
+    def scan(
+        self, start: bytes | None = None, end: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._check()
+        return self._engine._scan_at(start, end, self.seq, self._mems, self._version)
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._engine._release(self)
+
+    def _check(self) -> None:
+        if self._released:
+            raise ClosedError("snapshot was released")
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Engine:
+    """Use `storage.open(path, options)`."""
+
+    def __init__(self, path: str, options: Options | None = None) -> None:
+        self.path = path
+        self.options = options = options or Options()
+        self._mu = threading.Lock()
+        self._writers_cv = threading.Condition(self._mu)
+        self._bg_cv = threading.Condition(self._mu)
+        self._done_cv = threading.Condition(self._mu)
+        self._work_lock = threading.RLock()
+        self._writers: deque[_Writer] = deque()
+        self._sync_always = options.fsync == "always"
+        self._cache = BlockCache(options.block_cache_bytes)
+        self._tables: dict[int, Table] = {}
+        self._tables_lock = threading.Lock()
+        self._retired: list[tuple[float, Table]] = []
+        self._pending_outputs: set[int] = set()
+        self._snap_seqs = SortedList()
+        self._snapshot_max = -1
+        self._pinned: dict[int, list] = {}  # id(version) -> [version, refcount]
+        self._error: StorageError | None = None
+        self._closed = False
+        self._shutdown = threading.Event()
+        self._stats = dict.fromkeys(
+            (
+                "flushes",
+                "compactions",
+                "trivial_moves",
+                "write_stalls",
+                "stall_seconds",
+                "wal_bytes",
+                "group_commits",
+                "filtered",
+                "dropped_tombstones",
+                "dropped_shadowed",
+                "compaction_bytes_read",
+                "compaction_bytes_written",
+            ),
+            0,
+        )
+        self._lock_fd = self._open_dir(path, options)
+        try:
+            self._recover()
+        except BaseException:
+            self._close_files()
+            raise
+        self._threads: list[threading.Thread] = []
+        if options.background_compaction:
+            self._start_thread(self._bg_loop, "storage-compaction")
+        if options.fsync == "everysec":
+            self._start_thread(self._sync_loop, "storage-fsync")
+
+    # ------------------------------------------------------------------ public API: writes
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if type(key) is not bytes or type(value) is not bytes:
+            WriteBatch().put(key, value)  # raises TypeError for non-bytes-like input
+            key, value = bytes(key), bytes(value)
+        self._write(
+            _Writer([(KIND_PUT, key, value)], encode_put(key, value), len(key) + len(value))
+        )
+
+    def delete(self, key: bytes) -> None:
+        if type(key) is not bytes:
+            WriteBatch().delete(key)
+            key = bytes(key)
+        self._write(_Writer([(KIND_DELETE, key, b"")], encode_delete(key), len(key)))
+
+    def write(self, batch: WriteBatch) -> None:
+        """Apply every op of `batch` atomically: after a crash all or none are present."""
+        if len(batch):
+            self._write(_Writer(list(batch.ops), batch.body(), batch.size))
+
+    def delete_range(self, start: bytes | None, end: bytes | None) -> int:
+        """Delete every live key in [start, end); returns how many.
+
+        Cost: a scan plus one tombstone per live key, written in batches of DELETE_RANGE_BATCH
+        (O(n) time and WAL bytes; the tombstones go away at the bottom level). Not atomic as a
+        whole: each batch is. Keys written concurrently after the scan's snapshot survive."""
+        count = 0
+        batch = WriteBatch()
+        for key, _ in self.scan(start, end):
+            batch.delete(key)
+            if len(batch) >= DELETE_RANGE_BATCH:
+                count += len(batch)
+                self.write(batch)
+                batch = WriteBatch()
+        count += len(batch)
+        self.write(batch)
+        return count
+
+    # ------------------------------------------------------------------ public API: reads
+
+    def get(self, key: bytes) -> bytes | None:
+        e = self._mem.get(key)
+        if e is None:
+            imm = self._imm
+            if imm is not None:
+                e = imm.get(key)
+            if e is None:
+                e = self._get_unpinned(key)
+        if e is None or e[1] == KIND_DELETE:
+            return None
+        return e[2]
+
+    def _get_unpinned(self, key: bytes) -> tuple | None:
+        """Tables of the current Version without pinning it (a get is short). If a compaction
+        retired a file between reading the Version and opening the table, retry on the new
+        state, where the data has moved on."""
+        for _ in range(8):
+            self._check_open()
+            version = self._version
+            try:
+                return self._get_from_tables(key, MAX_SEQ, version)
+            except FileNotFoundError:
+                if version is self._version:
+                    raise
+                e = self._mem.get(key)
+                imm = self._imm
+                if e is None and imm is not None:
+                    e = imm.get(key)
+                if e is not None:
+                    return e
+        raise StorageError(f"get of {key!r} kept racing with compactions")
+
+    def scan(
+        self, start: bytes | None = None, end: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Live (key, value) pairs with start <= key < end in key order, from a snapshot taken
+        now (writes made while iterating are not seen). Close or exhaust the iterator."""
+        snap = self.snapshot()
+        return self._scan_and_release(snap, start, end)
+
+    def snapshot(self) -> Snapshot:
+        with self._mu:
+            self._check_open_locked()
+            seq = self._last_seq
+            self._snap_seqs.add(seq)
+            self._snapshot_max = self._snap_seqs[-1]
+            version = self._version
+            pin = self._pinned.setdefault(id(version), [version, 0])
+            pin[1] += 1
+            mems = (self._mem,) if self._imm is None else (self._mem, self._imm)
+            return Snapshot(self, seq, mems, version)
+
+    # ------------------------------------------------------------------ public API: maintenance
+
+    def flush(self) -> None:
+        """Write the memtable to an SSTable now (returns when it is in the manifest)."""
+        self._write(_Writer([], b"", 0, force=True))
+        with self._work_lock:
+            self._flush_imm()
+
+    def compact(self) -> None:
+        """Flush, then merge every table into one level (drops shadowed versions, filtered
+        values, and tombstones no snapshot needs)."""
+        self.flush()
+        with self._work_lock:
+            with self._mu:
+                self._check_open_locked()
+                task = compaction.full_compaction_task(self._version, self.options)
+            if task is not None:
+                self._run_task(task)
+        self._delete_obsolete()
+
+    def stats(self) -> dict:
+        version = self._version
+        files = version.files()
+        raw = sum(f.raw_bytes for f in files)
+        stored = sum(f.file_size for f in files)
+        with self._tables_lock:
+            tables = list(self._tables.values())
+        with self._mu:
+            imm_bytes = self._imm.bytes if self._imm is not None else 0
+            pending = compaction.pick_task(version, self.options) is not None
+            stats = dict(self._stats)
+            snapshots = len(self._snap_seqs)
+        stats.update(
+            files_per_level=[len(files) for files in version.levels],
+            bytes_per_level=[version.level_bytes(lvl) for lvl in range(NUM_LEVELS)],
+            entries=sum(f.entries for f in files),
+            raw_bytes=raw,
+            table_bytes=stored,
+            compression_ratio=round(raw / stored, 3) if stored else 0.0,
+            bloom_negatives=sum(t.bloom_negatives for t in tables),
+            bloom_positives=sum(t.bloom_positives for t in tables),
+            bloom_false_positives=sum(t.bloom_false_positives for t in tables),
+            block_cache_hits=self._cache.hits,
+            block_cache_misses=self._cache.misses,
+            wal_file_bytes=self._wal.size,
+            memtable_bytes=self._mem.bytes,
+            immutable_memtable_bytes=imm_bytes,
+            pending_compaction=pending,
+            level_scores=[round(s, 3) for s in compaction.level_scores(version, self.options)],
+            last_sequence=self._last_seq,
+            live_snapshots=snapshots,
+        )
+        return stats
+
+    def close(self) -> None:
+        """Stop background work, sync the WAL, release the directory. Idempotent."""
+        with self._mu:
+            if self._closed:
+                return
+            self._closed = True
+            self._shutdown.set()
+            self._bg_cv.notify_all()
+            self._done_cv.notify_all()
+            self._writers_cv.notify_all()
+            deadline = time.monotonic() + 60
+            while self._writers and time.monotonic() < deadline:  # let in-flight groups finish
+                self._writers_cv.wait(timeout=1.0)
+        for t in self._threads:
+            t.join(timeout=60)
+        with self._work_lock:
+            try:
+                if self._error is None:
+                    self._wal.sync()
+            finally:
+                self._close_files()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ opening and recovery
+
+    def _open_dir(self, path: str, options: Options) -> int:
+        if not os.path.exists(path):
+            if not options.create_if_missing:
+                raise NotAStorageDirectory(f"{path} does not exist")
+            os.makedirs(path, exist_ok=True)
+        if not os.path.isdir(path):
+            raise NotAStorageDirectory(f"{path} is not a directory")
+        names = set(os.listdir(path))
+        if "CURRENT" not in names:
+            foreign = sorted(
+                n for n in names if n not in _OWN_NAMES and not n.startswith("MANIFEST-")
+            )
+            if foreign:
+                raise NotAStorageDirectory(
+                    f"{path} is not a storage directory (no CURRENT; holds {foreign[:3]})"
+                )
+        fd = os.open(os.path.join(path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise StorageError(f"{path} is locked by another process ({exc})") from exc
+        return fd
+
+    def _recover(self) -> None:
+        path = self.path
+        names = os.listdir(path)
+        if "CURRENT" in names:
+            version, _ = manifest.load(path)
+        else:
+            version = Version()
+        numbers = [int(m.group(1) or m.group(3)) for m in map(_FILE_RE.match, names) if m]
+        self._next_file = max([version.next_file, *(n + 1 for n in numbers)])
+        for f in version.files():
+            if not os.path.exists(table_path(path, f.number)):
+                raise CorruptionError(
+                    table_path(path, f.number), None, "table in manifest is missing"
+                )
+        logs = sorted(
+            int(m.group(1))
+            for m in map(_FILE_RE.match, names)
+            if m and m.group(2) == "log" and int(m.group(1)) >= version.log_number
+        )
+        self._version = version
+        self._last_seq = version.last_seq
+        added: list[FileMeta] = []
+        mem = MemTable(0)
+        for i, number in enumerate(logs):
+            mem = self._replay_log(number, mem, added, tail_ok=i == len(logs) - 1)
+        if len(mem):
+            added += self._write_memtable(mem)
+        log_number = self._new_file_number()
+        manifest_number = self._new_file_number()
+        edit = VersionEdit(
+            log_number=log_number,
+            next_file=self._next_file,
+            last_seq=self._last_seq,
+            added=[(0, f) for f in added],
+        )
+        self._version = version.apply(edit)
+        self._manifest = manifest.ManifestWriter(path, manifest_number, self._version)
+        self._pending_outputs.clear()
+        self._wal = LogWriter(self._log_path(log_number), WAL_MAGIC)
+        self._mem = MemTable(log_number)
+        self._imm: MemTable | None = None
+        self._delete_obsolete()
+
+    def _replay_log(
+        self, number: int, mem: MemTable, added: list[FileMeta], tail_ok: bool
+    ) -> MemTable:
+        path = self._log_path(number)
+        for offset, payload in LogReader(path, WAL_MAGIC, tail_ok=tail_ok).records():
+            seq, ops = decode_record(payload, path, offset)
+            mem.apply(seq, ops, -1)
+            self._last_seq = max(self._last_seq, seq + len(ops) - 1)
+            if mem.bytes >= self.options.memtable_bytes:
+                added += self._write_memtable(mem)
+                mem = MemTable(0)
+        return mem
+
+    # ------------------------------------------------------------------ the write path
+
+    def _write(self, w: _Writer) -> None:
+        with self._mu:
+            if self._closed:
+                raise ClosedError(f"storage {self.path} is closed")
+            if self._error is not None:
+                raise self._error
+            writers = self._writers
+            writers.append(w)
+            while not w.done and writers[0] is not w:
+                self._writers_cv.wait()
+            if w.done:
+                if w.error is not None:
+                    raise w.error
+                return
+            try:
+                self._make_room(w.force)
+            except BaseException as exc:
+                self._finish_group([w], exc)
+                raise
+            group = self._take_group(w)
+            seq = self._last_seq + 1
+            wal = self._wal
+        error: BaseException | None = None
+        try:
+            if not group[0].force:
+                self._append_to_wal(wal, group, seq)
+        except BaseException as exc:
+            error = exc
+        with self._mu:
+            if error is None:
+                mem = self._mem
+                snapshot_max = self._snapshot_max
+                for g in group:
+                    if g.count == 1:
+                        kind, key, value = g.ops[0]
+                        mem.put_one(seq, kind, key, value, snapshot_max)
+                        seq += 1
+                    elif g.count:
+                        seq = mem.apply(seq, g.ops, snapshot_max)
+                self._last_seq = seq - 1
+            elif isinstance(error, PersistenceError):
+                self._error = error  # refuse every later write until reopened
+            self._finish_group(group, error)
+        if error is not None:
+            raise error
+
+    def _take_group(self, leader: _Writer) -> list[_Writer]:
+        """The leader's batch plus queued followers' (not past a forced flush)."""
+        if leader.force:
+            return [leader]
+        group = []
+        size = 0
+        for w in self._writers:
+            if w.force or (group and size + w.size > MAX_GROUP_BYTES):
+                break
+            group.append(w)
+            size += w.size
+        return group
+
+    def _append_to_wal(self, wal: LogWriter, group: list[_Writer], seq: int) -> None:
+        records = []
+        for g in group:
+            if g.count:
+                records.append(frame(encode_record(seq, g.count, g.body)))
+                seq += g.count
+        data = records[0] if len(records) == 1 else b"".join(records)
+        wal.append_framed(data)
+        if self._sync_always:
+            wal.sync()
+        self._stats["wal_bytes"] += len(data)
+        self._stats["group_commits"] += 1
+
+    def _finish_group(self, group: list[_Writer], error: BaseException | None) -> None:
+        """REQUIRES: _mu held; `group` is at the head of the queue."""
+        writers = self._writers
+        for g in group:
+            writers.popleft()
+            g.error = error
+            g.done = True
+        if writers or self._closed:
+            self._writers_cv.notify_all()
+
+    def _make_room(self, force: bool) -> None:
+        """REQUIRES: _mu held by the write leader. Freeze the memtable when it is full (or
+        `force` and non-empty), stalling while the previous one is still being flushed or L0
+        has too many files (LevelDB's MakeRoomForWrite)."""
+        opts = self.options
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._closed:
+                raise ClosedError(f"storage {self.path} is closed")
+            if force:
+                if not len(self._mem):
+                    return
+            elif self._mem.bytes < opts.memtable_bytes:
+                return
+            if self._imm is not None:
+                self._stall("immutable memtable still flushing")
+            elif len(self._version.levels[0]) >= opts.level0_stop_writes and not force:
+                self._stall("too many level-0 files")
+            else:
+                self._switch_memtable()
+                return
+
+    def _stall(self, why: str) -> None:
+        """REQUIRES: _mu held. Wait for background work (or do it here without a thread)."""
+        del why
+        self._stats["write_stalls"] += 1
+        t0 = time.monotonic()
+        if self.options.background_compaction:
+            self._bg_cv.notify()
+            self._done_cv.wait(timeout=1.0)
+        else:
+            self._mu.release()
+            try:
+                self._do_work_once()
+            finally:
+                self._mu.acquire()
+        self._stats["stall_seconds"] += time.monotonic() - t0
+
+    def _switch_memtable(self) -> None:
+        """REQUIRES: _mu held by the write leader; no immutable memtable."""
+        number = self._new_file_number()
+        new_wal = LogWriter(self._log_path(number), WAL_MAGIC)
+        old_wal = self._wal
+        try:
+            old_wal.close(sync=True)  # a sealed log is complete: its tail is never torn
+        except PersistenceError as exc:
+            self._error = exc
+            new_wal.close(sync=False)
+            raise
+        self._wal = new_wal
+        self._imm = self._mem
+        self._mem = MemTable(number)
+        self._bg_cv.notify()
+
+    # ------------------------------------------------------------------ reads
+
+    def _get_at(
+        self, key: bytes, seq: int, mems: tuple[MemTable, ...], version: Version
+    ) -> bytes | None:
+        e = None
+        for mem in mems:
+            e = mem.get(key, seq)
+            if e is not None:
+                break
+        else:
+            e = self._get_from_tables(key, seq, version)
+        if e is None or e[1] == KIND_DELETE:
+            return None
+        return e[2]
+
+    def _get_from_tables(self, key: bytes, seq: int, version: Version) -> tuple | None:
+        for f in version.levels[0]:
+            if f.min_key <= key <= f.max_key:
+                r = self._table(f.number).get(key, seq)
+                if r is not None:
+                    return r
+        for level in range(1, NUM_LEVELS):
+            if version.levels[level]:
+                f = version.file_for_key(level, key)
+                if f is not None:
+                    r = self._table(f.number).get(key, seq)
+                    if r is not None:
+                        return r
+        return None
+
+    def _scan_and_release(
+        self, snap: Snapshot, start: bytes | None, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from snap.scan(start, end)
+        finally:
+            snap.release()
+
+    def _scan_at(
+        self,
+        start: bytes | None,
+        end: bytes | None,
+        seq: int,
+        mems: tuple[MemTable, ...],
+        version: Version,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        sources: list = [mem.iter_visible(start, end, seq) for mem in mems]
+        hi = None if end is None else end
+        for f in version.levels[0]:
+            if f.overlaps(start, hi) and (end is None or f.min_key < end):
+                sources.append(self._table(f.number).iter(start))
+        for level in range(1, NUM_LEVELS):
+            if version.levels[level]:
+                sources.append(level_iter(version.levels[level], self._iter_file, start, end))
+        return visible(merge(sources), seq, end)
+
+    def _iter_file(self, f: FileMeta, start: bytes | None) -> Iterator:
+        return self._table(f.number).iter(start)
+
+    def _table(self, number: int) -> Table:
+        t = self._tables.get(number)
+        if t is None:
+            with self._tables_lock:
+                t = self._tables.get(number)
+                if t is None:
+                    t = Table.open(table_path(self.path, number), number, self.options, self._cache)
+                    self._tables[number] = t
+        return t
+
+    def _release(self, snap: Snapshot) -> None:
+        with self._mu:
+            self._snap_seqs.remove(snap.seq)
+            self._snapshot_max = self._snap_seqs[-1] if self._snap_seqs else -1
+            pin = self._pinned[id(snap._version)]
+            pin[1] -= 1
+            if pin[1] == 0:
+                del self._pinned[id(snap._version)]
+                unpinned = snap._version is not self._version
+            else:
+                unpinned = False
+        if unpinned and not self._closed:
+            self._delete_obsolete()
+
+    # ------------------------------------------------------------------ background work
+
+    def _start_thread(self, target, name: str) -> None:
+        t = threading.Thread(target=target, name=f"{name}:{self.path}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _bg_loop(self) -> None:
+        while True:
+            with self._mu:
+                while not self._shutdown.is_set() and not self._has_work_locked():
+                    self._bg_cv.wait()
+                if self._shutdown.is_set():
+                    return
+            try:
+                self._do_work_once()
+            except StorageError as exc:
+                self._fail(exc)
+                return
+            except Exception as exc:  # a bug must not kill the thread silently
+                self._fail(StorageError(f"background work failed: {exc!r}"))
+                raise
+
+    def _has_work_locked(self) -> bool:
+        if self._error is not None:
+            return False
+        return (
+            self._imm is not None or compaction.pick_task(self._version, self.options) is not None
+        )
+
+    def _do_work_once(self) -> None:
+        """One flush (first: it unblocks writers) or one compaction."""
+        with self._work_lock:
+            if self._imm is not None:
+                self._flush_imm()
+                return
+            with self._mu:
+                task = compaction.pick_task(self._version, self.options)
+            if task is not None:
+                self._run_task(task)
+        self._delete_obsolete()
+
+    def _sync_loop(self) -> None:
+        """fsync=everysec: sync the WAL once a second, like Redis' background fsync."""
+        while not self._shutdown.wait(1.0):
+            try:
+                self._wal.sync()
+            except PersistenceError as exc:
+                self._fail(exc)
+                return
+
+    def _fail(self, exc: StorageError) -> None:
+        with self._mu:
+            if self._error is None:
+                self._error = (
+                    exc if isinstance(exc, PersistenceError) else PersistenceError(str(exc))
+                )
+            self._done_cv.notify_all()
+            self._writers_cv.notify_all()
+
+    def _flush_imm(self) -> None:
+        """REQUIRES: _work_lock. Write the frozen memtable to level 0 and install it."""
+        imm = self._imm
+        if imm is None:
+            return
+        try:
+            outputs = self._write_memtable(imm)
+            with self._mu:
+                edit = VersionEdit(
+                    log_number=self._mem.log_number,
+                    next_file=self._next_file,
+                    last_seq=self._last_seq,
+                    added=[(0, f) for f in outputs],
+                )
+            self._manifest.append(edit)
+        except PersistenceError as exc:
+            self._fail(exc)
+            raise
+        with self._mu:
+            self._version = self._version.apply(edit)
+            self._imm = None  # after the Version holds its data: readers never miss it
+            self._pending_outputs.difference_update(f.number for f in outputs)
+            self._stats["flushes"] += 1
+            self._done_cv.notify_all()
+            self._bg_cv.notify()
+        self._delete_obsolete()
+
+    def _write_memtable(self, mem: MemTable) -> list[FileMeta]:
+        with self._mu:
+            smallest = self._snap_seqs[0] if self._snap_seqs else MAX_SEQ
+        entries = compaction.compact_entries(
+            mem.iter_all(),
+            smallest_snapshot=smallest,
+            newest_snapshot=MAX_SEQ,
+            is_base=lambda key: False,
+        )
+        return write_tables(self.path, entries, self.options, self._new_output_number)
+
+    def _run_task(self, task: compaction.CompactionTask) -> None:
+        """REQUIRES: _work_lock. Execute and install one compaction."""
+        if task.trivial_move:
+            edit = compaction.trivial_move_edit(task)
+            self._stats["trivial_moves"] += 1
+        else:
+            outputs = self._merge_task(task)
+            edit = compaction.result_edit(task, outputs)
+        with self._mu:
+            edit.next_file = self._next_file
+        try:
+            self._manifest.append(edit)
+        except PersistenceError as exc:
+            self._fail(exc)
+            raise
+        with self._mu:
+            self._version = self._version.apply(edit)
+            self._pending_outputs.difference_update(f.number for _, f in edit.added)
+            self._stats["compactions"] += 1
+            self._done_cv.notify_all()
+
+    def _merge_task(self, task: compaction.CompactionTask) -> list[FileMeta]:
+        with self._mu:
+            smallest = self._snap_seqs[0] if self._snap_seqs else self._last_seq
+            newest = self._snapshot_max
+            version = self._version
+        inputs = task.input_files()
+        sources = [self._table(f.number).iter(None, fill_cache=False) for f in inputs]
+        counters = compaction.CompactionCounters()
+        entries = compaction.compact_entries(
+            merge(sources),
+            smallest_snapshot=smallest,
+            newest_snapshot=newest,
+            is_base=compaction.BaseLevelChecker(version, task.output_level),
+            compaction_filter=self.options.compaction_filter,
+            counters=counters,
+        )
+        outputs = write_tables(
+            self.path,
+            entries,
+            self.options,
+            self._new_output_number,
+            split_bytes=self.options.target_file_bytes,
+        )
+        self._stats["filtered"] += counters.filtered
+        self._stats["dropped_tombstones"] += counters.dropped_tombstones
+        self._stats["dropped_shadowed"] += counters.dropped_shadowed
+        self._stats["compaction_bytes_read"] += sum(f.file_size for f in inputs)
+        self._stats["compaction_bytes_written"] += sum(f.file_size for f in outputs)
+        return outputs
+
+    # ------------------------------------------------------------------ files
+
+    def _new_file_number(self) -> int:
+        n = self._next_file
+        self._next_file += 1
+        return n
+
+    def _new_output_number(self) -> int:
+        with self._mu:
+            n = self._new_file_number()
+            self._pending_outputs.add(n)
+            return n
+
+    def _log_path(self, number: int) -> str:
+        return os.path.join(self.path, f"{number:06d}.log")
+
+    def _delete_obsolete(self) -> None:
+        """Remove files no durable Version, pinned Version or running job needs.
+
+        Called only after the manifest edit that dropped them was fsynced."""
+        with self._mu:
+            live = set(self._version.numbers())
+            for version, _ in self._pinned.values():
+                live |= version.numbers()
+            live |= self._pending_outputs
+            log_number = self._version.log_number
+            keep_logs = {self._mem.log_number} | ({self._imm.log_number} if self._imm else set())
+            manifest_number = self._manifest.number
+            # a file numbered from here on was created after this look: never obsolete yet
+            first_unseen = self._next_file
+        now = time.monotonic()
+        for name in os.listdir(self.path):
+            m = _FILE_RE.match(name)
+            if not m:
+                continue
+            n = int(m.group(1) or m.group(3))
+            if n >= first_unseen:
+                continue
+            if m.group(3) is not None:
+                obsolete = n != manifest_number
+            elif m.group(2) == "log":
+                obsolete = n < log_number and n not in keep_logs
+            else:
+                obsolete = n not in live
+                if obsolete:
+                    self._retire_table(n, now)
+            if obsolete:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.path, name))
+        self._close_retired(now)
+
+    def _retire_table(self, number: int, now: float) -> None:
+        with self._tables_lock:
+            t = self._tables.pop(number, None)
+            if t is not None:
+                self._retired.append((now, t))
+
+    def _close_retired(self, now: float, force: bool = False) -> None:
+        with self._tables_lock:
+            keep = []
+            for when, t in self._retired:
+                if force or now - when >= TABLE_CLOSE_GRACE_S:
+                    t.close()
+                else:
+                    keep.append((when, t))
+            self._retired = keep
+
+    def _close_files(self) -> None:
+        for attr in ("_wal", "_manifest"):
+            obj = getattr(self, attr, None)
+            if obj is not None:
+                with contextlib.suppress(OSError, StorageError):
+                    obj.close(sync=False) if attr == "_wal" else obj.close()
+        with self._tables_lock:
+            for t in self._tables.values():
+                t.close()
+            self._tables.clear()
+        self._close_retired(0.0, force=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"storage {self.path} is closed")
+
+    def _check_open_locked(self) -> None:
+        self._check_open()
+
+
+def open_engine(path: str | os.PathLike, options: Options | None = None) -> Engine:
+    """Create or recover the store at `path`."""
+    try:
+        return Engine(os.fspath(path), options)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
+            raise PersistenceError(f"{path}: {exc}") from exc
+        raise
