@@ -229,3 +229,47 @@ def getkeys_bad_arity() -> ReplyError:
 
 def getkeys_no_keys() -> ReplyError:
     return ReplyError("The command has no key arguments")
+
+
+# --- strings and keys -------------------------------------------------------------------------
+
+
+def offset_out_of_range() -> ReplyError:
+    return ReplyError("offset is out of range")
+
+
+def nan_or_infinity() -> ReplyError:
+    return ReplyError("increment would produce NaN or Infinity")
+
+
+def decrement_overflow() -> ReplyError:
+    """DECRBY with LLONG_MIN: its negation does not fit."""
+    return ReplyError("decrement would overflow")
+
+
+def expire_nx_conflict() -> ReplyError:
+    return ReplyError("NX and XX, GT or LT options at the same time are not compatible")
+
+
+def expire_gt_lt_conflict() -> ReplyError:
+    return ReplyError("GT and LT options at the same time are not compatible")
+
+
+def unsupported_option(option: bytes) -> ReplyError:
+    return ReplyError(f"Unsupported option {shown(option)}")
+
+
+def same_object() -> ReplyError:
+    return ReplyError("source and destination objects are the same")
+
+
+def invalid_cursor() -> ReplyError:
+    return ReplyError("invalid cursor")
+
+
+def lfu_not_selected() -> ReplyError:
+    return ReplyError(
+        "An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+        "that when switching between policies at runtime LRU and LFU data will take some "
+        "time to adjust."
+    )
