@@ -1,0 +1,224 @@
+"""One client connection: read, run every complete command, answer them all with one write.
+
+Why the raw socket and libev watchers instead of `sock.recv`/`sock.sendall`: gevent's socket
+methods add a Python layer and a timeout object per call; waiting on an io watcher
+(`hub.wait(loop.io(fd, READ))`) and then calling the non-blocking `_socket` directly halves the
+CPU per request. Only this greenlet reads and writes the socket, except `push()` (pub/sub, from
+the publisher's greenlet), which appends to the output and wakes us, and `kill()` (CLIENT KILL),
+which shuts the socket down so that a waiting greenlet wakes up and ends.
+
+Output is bounded (CVE-2025-21605): when the pending replies pass `output_soft_limit` we flush
+before running more commands; blocked on a slow reader, we stop reading its input. Pushes that
+pile up past `output_hard_limit` (a subscriber that never reads) close the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gevent import get_hub, getcurrent
+
+from respdyn.errors import HttpProbe, ProtocolError, ReplyError
+from respdyn.protocol.encoder import encode_into
+from respdyn.protocol.reader import RequestReader
+from respdyn.session import Session
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[Session, list[bytes]], Any]
+
+_READ, _WRITE = 1, 2
+_INTERNAL = ReplyError("internal error")
+_probe_logged_at = [-1e9]  # HttpProbe warnings: at most one a minute for the whole process
+
+
+class _Wakeup(Exception):
+    """Thrown into an idle connection greenlet so that it flushes pushed output."""
+
+
+class Connection:
+    """The per-client loop; `run()` returns when the client leaves or must be dropped."""
+
+    def __init__(
+        self,
+        sock: Any,
+        session: Session,
+        dispatch: Dispatch,
+        settings: Any,
+        shutdown: Any = None,
+    ) -> None:
+        self.sock = sock
+        self.raw = getattr(sock, "_sock", sock)  # gevent keeps the non-blocking _socket here
+        self.session = session
+        self.dispatch = dispatch
+        self.settings = settings
+        self.shutdown = shutdown
+        self.hub = get_hub()
+        fd = sock.fileno()
+        self._rw = self.hub.loop.io(fd, _READ)
+        self._ww = self.hub.loop.io(fd, _WRITE)
+        self.reader = RequestReader(max_bulk_len=settings.proto_max_bulk_len)
+        self.reader.unauthenticated = not session.authenticated
+        self.out = bytearray()  #: encoded replies not yet handed to the kernel
+        self.closing = False
+        self._idle = False  # waiting for input: a push must wake us
+        self._greenlet: Any = None
+        session.on_kill = self.kill
+        session.on_push = self.push
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until EOF, QUIT, a protocol error, a kill or shutdown; always closes."""
+        self._greenlet = getcurrent()
+        size = self.settings.recv_size
+        recv = self.raw.recv
+        try:
+            while not self.closing:
+                self._wait_input()
+                if self.closing:
+                    break
+                try:
+                    data = recv(size)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    break
+                self.reader.feed(data)
+                if self.reader.buffered > self.settings.client_query_buffer_limit:
+                    log.warning("closing %s: query buffer over the limit", self.session.addr)
+                    break
+                if not self._run_commands():
+                    break
+        except (OSError, _Wakeup):
+            pass  # peer reset / killed while writing: nothing to tell anyone
+        finally:
+            self.close()
+
+    def _wait_input(self) -> None:
+        """Park on the read watcher; pushed output is flushed while we are idle."""
+        while True:
+            if self.out:
+                self._flush()
+            if self.closing:
+                return
+            self._idle = True
+            try:
+                self.hub.wait(self._rw)
+                return
+            except _Wakeup:
+                continue
+            finally:
+                self._idle = False
+
+    def _run_commands(self) -> bool:
+        """Run every complete request read so far, in order; False = close the connection."""
+        reader, session, dispatch = self.reader, self.session, self.dispatch
+        soft = self.settings.output_soft_limit
+        while True:
+            try:
+                args = reader.gets()
+            except ProtocolError as exc:
+                encode_into(exc, session.protocol, self.out.extend)
+                self._flush()
+                return False
+            except HttpProbe:
+                self._log_probe()
+                return False
+            if args is None:
+                break
+            try:
+                reply = dispatch(session, args)
+            except ReplyError as exc:
+                reply = exc
+            except Exception:
+                log.exception("command %r failed", args[0][:64])
+                reply = _INTERNAL
+            if self.closing:  # killed by another client while the command ran
+                return False
+            out = self.out
+            mark = len(out)
+            try:
+                encode_into(reply, session.protocol, out.extend)
+            except Exception:
+                log.exception("bad reply value from %r", args[0][:64])
+                del out[mark:]
+                encode_into(_INTERNAL, session.protocol, out.extend)
+            reader.unauthenticated = not session.authenticated
+            if session.close_after_reply:
+                self._flush()
+                return False
+            if len(out) > soft:
+                self._flush()  # blocks while the client does not read: input waits too
+        if self.out:
+            self._flush()
+        return not (self.shutdown is not None and self.shutdown.is_set())
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Hand all pending output to the kernel, waiting (this greenlet only) when it is full."""
+        send = self.raw.send
+        while self.out:
+            data = self.out
+            self.out = bytearray()  # pushes that arrive while we wait go here
+            try:
+                sent = send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                continue
+            with memoryview(data) as view:
+                view = view[sent:]
+                while view:
+                    self.hub.wait(self._ww)
+                    if self.closing:
+                        raise ConnectionAbortedError("killed")
+                    with contextlib.suppress(BlockingIOError):
+                        view = view[send(view) :]
+
+    def push(self, value: Any) -> None:
+        """Send an out-of-band value (pub/sub message) from any greenlet, in order."""
+        if self.closing:
+            return
+        encode_into(value, self.session.protocol, self.out.extend)
+        if len(self.out) > self.settings.output_hard_limit:
+            log.warning("closing %s: output buffer over the hard limit", self.session.addr)
+            self.kill()
+        elif self._idle and getcurrent() is not self._greenlet:
+            self.hub.cancel_wait(self._rw, _Wakeup())
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def kill(self) -> None:
+        """CLIENT KILL: from another greenlet, drop the client now; from our own command,
+        reply first (Session.kill already set close_after_reply)."""
+        if getcurrent() is self._greenlet or self.closing:
+            return
+        self.closing = True
+        with contextlib.suppress(OSError):
+            self.raw.shutdown(socket.SHUT_RDWR)  # wakes our greenlet: EOF / EPIPE
+
+    def close(self) -> None:
+        """Release the socket and watchers (idempotent; the registry entry is the caller's)."""
+        self.closing = True
+        self.session.on_push = None
+        self._rw.close()
+        self._ww.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def _log_probe(self) -> None:
+        now = time.monotonic()
+        if now - _probe_logged_at[0] >= 60:
+            _probe_logged_at[0] = now
+            log.warning(
+                "Possible SECURITY ATTACK detected: a client (%s) sent HTTP ('POST' or "
+                "'Host:') to the Redis port; connection closed",
+                self.session.addr,
+            )

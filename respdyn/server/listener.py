@@ -1,0 +1,126 @@
+"""The TCP listener: accepts clients into a capped greenlet pool, one `Connection` each.
+
+Subclasses gevent's StreamServer for its pool-capped spawning and clean `stop(timeout)`. The
+pool is a little larger than `maxclients` so that a client over the limit still gets Redis'
+`-ERR max number of clients reached` instead of waiting in the accept backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gevent.pool import Pool
+from gevent.server import StreamServer
+
+from respdyn.server.connection import Connection, Dispatch
+from respdyn.server.shutdown import Shutdown
+from respdyn.session import SessionRegistry
+
+log = logging.getLogger(__name__)
+
+_REFUSAL_SLOTS = 64  # greenlets kept for refusing clients over maxclients
+_MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
+
+
+@dataclass
+class ServerSettings:
+    """The network tunables (Redis' names where Redis has the setting)."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379  #: 0 = any free port (tests); the bound one is `Listener.server_port`
+    maxclients: int = 10000  #: over it: `-ERR max number of clients reached`, then close
+    auth_required: bool = False  #: requirepass set: new sessions start unauthenticated
+    proto_max_bulk_len: int = 512 * MiB  #: a larger `$N` is a protocol error
+    client_query_buffer_limit: int = 1 * GiB  #: unparsed input over it: close, no reply
+    #: pending reply bytes after which we flush before running more commands (bytes)
+    output_soft_limit: int = 256 * KiB
+    #: pending bytes (pushes to a client that does not read) after which it is closed
+    output_hard_limit: int = 32 * MiB
+    recv_size: int = 64 * KiB  #: bytes read per recv; every complete command in it runs
+    tcp_keepalive: int = 300  #: seconds; 0 = off (Redis' default is 300)
+    stop_timeout: float = 5.0  #: seconds busy connections get to finish on shutdown
+    backlog: int = 511  #: Redis' tcp-backlog
+
+
+class Listener(StreamServer):
+    """Accepts clients, registers their sessions, runs their connections until shutdown."""
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        sessions: SessionRegistry,
+        settings: ServerSettings,
+        shutdown: Shutdown,
+    ) -> None:
+        self.dispatch = dispatch
+        self.sessions = sessions
+        self.settings = settings
+        self.shutdown = shutdown
+        self.connections: set[Connection] = set()
+        pool = Pool(settings.maxclients + _REFUSAL_SLOTS)
+        super().__init__((settings.host, settings.port), spawn=pool, backlog=settings.backlog)
+        self.stop_timeout = settings.stop_timeout
+        shutdown.link(self._on_shutdown)
+
+    def handle(self, sock: Any, address: Any) -> None:
+        """One client, in its own greenlet from the pool."""
+        if self.sessions.full():  # the registry is authoritative (CONFIG SET maxclients)
+            self._refuse(sock)
+            return
+        self._tune(sock)
+        session = self.sessions.open(
+            addr=_fmt(address), laddr=_fmt(sock.getsockname()), fd=sock.fileno()
+        )
+        session.authenticated = not self.settings.auth_required
+        conn = Connection(sock, session, self.dispatch, self.settings, self.shutdown)
+        self.connections.add(conn)
+        try:
+            conn.run()
+        finally:
+            self.connections.discard(conn)
+            self.sessions.close(session)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop accepting, wake every connection so it ends, then wait/kill (gevent's stop)."""
+        self.close()
+        for conn in list(self.connections):
+            conn.kill()
+        super().stop(timeout)
+
+    def _on_shutdown(self) -> None:
+        gevent.spawn(self.stop, self.settings.stop_timeout)
+
+    def _refuse(self, sock: Any) -> None:
+        sock.settimeout(1.0)
+        try:
+            sock.sendall(_MAXCLIENTS_REPLY)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def _tune(self, sock: Any) -> None:
+        """TCP_NODELAY and keepalive, as Redis sets them on every client socket."""
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.settings.tcp_keepalive > 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                if hasattr(socket, "TCP_KEEPIDLE"):
+                    idle = self.settings.tcp_keepalive
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        except OSError:
+            pass
+
+
+def _fmt(address: Any) -> str:
+    """'ip:port' as CLIENT LIST shows it."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
