@@ -29,6 +29,8 @@ from storage.sstable.format import (
 
 #: per-record bytes of the columnar arrays (tag u64 + two u32 ends), for block sizing.
 _RECORD_ARRAY_BYTES = 16
+#: per-index-record bytes besides the key: u64 tag, two u32 ends, 12-byte handle.
+_INDEX_RECORD_BYTES = 28
 _WRITE_BUFFER = 1 << 20
 
 
@@ -47,6 +49,9 @@ class TableBuilder:
             raise PersistenceError(f"cannot create SSTable {path}: {exc}") from exc
         self._offset = len(encode_header())
         self._closed = False
+        self._finished = False
+        #: bytes the index block will take (keys + 16 array bytes + 12 handle bytes each).
+        self._index_bytes = 0
         # Pending data block (columnar, see block.py).
         self._keys: list[bytes] = []
         self._tags: list[int] = []
@@ -72,7 +77,8 @@ class TableBuilder:
         """Append one record.
 
         REQUIRES: (key, seq) strictly after the previous record in (key asc, seq desc)
-        order; 0 <= seq < 2**56; kind is KIND_PUT or KIND_DELETE (with value b"").
+        order; 0 <= seq < 2**56; kind is KIND_PUT or KIND_DELETE (with value b"");
+        key and value shorter than 4 GiB (block offsets are u32).
         Raises ValueError otherwise, before anything is written.
         """
         last_key = self._last_key
@@ -109,9 +115,8 @@ class TableBuilder:
 
     def estimated_size(self) -> int:
         """Bytes written so far plus the pending block (uncompressed) and index/filter."""
-        index = sum(map(len, self._index_keys)) + 24 * len(self._index_keys)
         bloom = len(self._distinct) * self._bits_per_key // 8
-        return self._offset + self._pending + index + bloom
+        return self._offset + self._pending + self._index_bytes + bloom
 
     def finish(self) -> TableProperties:
         """Write the last block, filter, properties, index and footer; fsync; close.
@@ -135,11 +140,17 @@ class TableBuilder:
         except OSError as exc:
             self._close_quietly()
             raise PersistenceError(f"cannot write SSTable {self.path}: {exc}") from exc
-        self._closed = True
+        self._closed = self._finished = True
         return TableProperties(**{**props.__dict__, "file_size": self._offset})
 
     def abandon(self) -> None:
-        """Close and delete the partial file (a failed or cancelled compaction)."""
+        """Close and delete the partial file (a failed or cancelled compaction).
+
+        Does nothing after a successful finish(): the table is complete and belongs to the
+        caller, so a stray abandon() in a cleanup path cannot lose it.
+        """
+        if self._finished:
+            return
         self._close_quietly()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
@@ -178,7 +189,8 @@ class TableBuilder:
         payload = encode_records(tags, keys, values)
         handle = self._write_block(payload, self._compress)
         self._data_block_bytes += handle.size + TRAILER_SIZE
-        self._index_keys.append(self._keys[-1])
+        self._index_keys.append(keys[-1])
+        self._index_bytes += len(keys[-1]) + _INDEX_RECORD_BYTES
         self._index_seqs.append(self._tags[-1] >> 8)
         self._index_handles.append(HANDLE.pack(handle.offset, handle.size))
         self._keys = []

@@ -245,6 +245,22 @@ def test_abandon_deletes_the_partial_file(tmp_path: Path) -> None:
     builder.abandon()  # idempotent
 
 
+def test_abandon_after_finish_keeps_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "done.sst"
+    builder = TableBuilder(str(path), Options())
+    builder.add(b"k", 1, KIND_PUT, b"v")
+    builder.finish()
+    builder.abandon()
+    assert open_table(path).get(b"k", 1) == (1, KIND_PUT, b"v")
+
+
+def test_existing_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "reused.sst"
+    path.write_bytes(b"leftover from a crashed compaction" * 100)
+    build(path, [(b"k", 1, KIND_PUT, b"v")])
+    assert list(open_table(path).iter()) == [(b"k", 1, KIND_PUT, b"v")]
+
+
 def test_estimated_size_tracks_the_final_size(tmp_path: Path) -> None:
     builder = TableBuilder(str(tmp_path / "e.sst"), Options(compression="none"))
     sizes = []
