@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Callable
 from typing import Any
 
 import storage
+from respdyn import __version__
 from respdyn.commands import connection, keys, server, strings
 from respdyn.commands.context import Context
 from respdyn.commands.dispatch import Dispatcher
@@ -18,6 +20,8 @@ from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
 from respdyn.keyspace.keyspace import Keyspace, now_ms
 from respdyn.keyspace.store import LocalStore, keep_unexpired
+from respdyn.server.listener import Listener, ServerSettings
+from respdyn.server.shutdown import Shutdown
 from respdyn.session import SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -61,3 +65,81 @@ def build_context(
 
 def build_dispatcher(ctx: Context) -> Dispatcher:
     return Dispatcher(ctx)
+
+
+def _offload_to_threads(maxsize: int = 64) -> Callable[..., Any]:
+    """Run blocking storage calls in real threads so concurrent `fsync=always` writers reach
+    the engine together and share one group-committed fsync instead of stalling the hub."""
+    import gevent
+
+    pool = gevent.get_hub().threadpool
+    pool.maxsize = max(pool.maxsize, maxsize)
+    return lambda fn, *args: pool.apply(fn, args)
+
+
+class Node:
+    """One running respdyn node: storage, commands and the client listener, and the
+    background loops, all stopped by one `Shutdown`."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.shutdown = Shutdown()
+        self.engine: storage.Engine | None = None
+        self.listener: Listener | None = None
+        self.loops: list[Any] = []
+
+    def start(self) -> None:
+        import gevent
+
+        self.engine = open_engine(self.config)
+        offload = _offload_to_threads() if self.config.fsync == "always" else None
+        ctx = build_context(self.config, self.engine, offload)
+        ctx.shutdown = self.shutdown.trigger
+        self.ctx = ctx
+        settings = ServerSettings(
+            host=self.config.host,
+            port=self.config.port,
+            maxclients=self.config.maxclients,
+            auth_required=bool(self.config.requirepass),
+            proto_max_bulk_len=self.config.proto_max_bulk_len,
+            client_query_buffer_limit=self.config.client_query_buffer_limit,
+        )
+        self.listener = Listener(build_dispatcher(ctx), ctx.sessions, settings, self.shutdown)
+        self.listener.start()
+        self.loops.append(gevent.spawn(self._expire_loop))
+        log.info(
+            "respdyn %s listening on %s:%d, data in %s, fsync %s",
+            __version__, self.config.host, self.listener.server_port, self.config.data_dir,
+            self.config.fsync,
+        )
+
+    def _expire_loop(self) -> None:
+        """Redis' active expiry: a bounded step `hz` times a second, more while keys are due."""
+        while not self.shutdown.wait(1.0 / max(1, self.config.hz)):
+            try:
+                while self.ctx.keyspace.expire_cycle() and not self.shutdown.is_set():
+                    pass
+            except Exception:
+                log.exception("active expiry cycle failed")
+
+    def run(self) -> None:
+        """Serve until SHUTDOWN, SIGTERM or SIGINT; then stop cleanly."""
+        import gevent
+
+        self.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(sig, self.shutdown.trigger)
+        self.shutdown.wait()
+        self.stop()
+
+    def stop(self) -> None:
+        import gevent
+
+        self.shutdown.trigger()
+        if self.listener is not None:
+            self.listener.stop(timeout=5)
+        gevent.killall(self.loops, timeout=5)
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+        log.info("respdyn stopped")
