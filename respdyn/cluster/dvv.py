@@ -1,0 +1,396 @@
+"""Versions of one key: a dotted version vector set (DVVSet) holding the concurrent values.
+
+Sources: Preguiça, Baquero, Almeida, Fonte, Gonçalves, "Dotted Version Vectors: Logical Clocks
+for Optimistic Replication" (arXiv:1011.5808, 2010) and its compact form "DVVSet" as Riak ships it
+(``dvvset.erl`` in riak_core, by Gonçalves and Almeida). This is a Python rendering of the same
+algebra, not a translation of that code.
+
+Why DVVSet and not vector clocks. With per-server vector clocks a coordinator that receives two
+writes with the same context cannot tell them apart, so it must either drop one (lost update) or
+keep both and every older sibling with them (Riak's "sibling explosion": 101 siblings under blind
+writes, riak_kv#1648). A DVVSet gives every write its own *dot* (coordinator id, counter), so a
+write obsoletes exactly the values its client had seen: siblings are bounded by the number of
+clients writing concurrently (riak_cs#1006: 21 -> 7 with 7 writers).
+
+Shape. A `Clock` has, per coordinator id (sorted), an entry ``(id, n, values)``: the id has issued
+dots 1..n for this key, and ``values`` (newest first) are the values of the last ``len(values)``
+of those dots still alive; older dots are known and obsolete. ``anonymous`` holds values without a
+dot: only a client's new write has one, before `update` gives it a dot. A client's causal context
+(`Context`) is the version vector ``((id, n), ...)``: what it has seen.
+
+Operations (all pure; the replica store calls them):
+- ``new(values, context)``: a client's write: values not yet dotted, with the context it read.
+- ``update(new, existing, node_id)``: the coordinator's event: the new value gets the next dot of
+  `node_id`, and every stored value the client's context covers is dropped.
+- ``sync(a, b)``: merge two replicas' states; drops values either side has seen superseded.
+  Commutative, associative and idempotent (tested with Hypothesis), so replicas converge.
+- ``join(c)``: the context handed to clients; `encode_context`/`decode_context` make it a token.
+- ``values``, ``less``, ``equal``, ``winner`` (deterministic last-writer pick), ``lww``.
+
+Each `Sibling` carries the coordinator's wall-clock time in ms and its node id, passed in by the
+caller, so the layer above can pick a deterministic winner: newest ``ts_ms``, then greatest node
+id, then greatest value (tombstones lowest). Clocks never read the time themselves.
+
+Size bound. Entries are only created by coordinators, and coordinators are ring members of the
+key's preference list (or fallbacks), so a clock holds about N..N+2 entries, whatever the number
+of clients. `prune` keeps it near `MAX_ENTRIES` (10, as the Dynamo paper truncates vector clocks)
+by dropping value-less entries of ids that are no longer ring members, smallest counter first.
+It never drops a live member's entry: DVVSet decides obsolescence by counters, so an id whose
+entry was forgotten would restart at dot 1 and a replica still remembering a larger counter would
+treat the new value as already seen: a lost write. Dropping a retired id's entry is safe for new
+writes (node ids are never reused); its cost is accuracy: a stale replica or client context still
+holding that id's old values is no longer known to be superseded, so old values may come back as
+siblings (a false conflict the application resolves, never a lost write).
+
+Encoding (``encode``), integers as unsigned LEB128 varints (``uvarint``)::
+
+    clock   := magic: u8 = 0xD1, n_ids: uvarint, id{n_ids},
+               n_entries: uvarint, entry{n_entries}, n_anonymous: uvarint, sibling{n_anonymous}
+    id      := length: uvarint, utf-8[length]                  # node ids, each once
+    entry   := id: uvarint (index into ids; strictly increasing by id), counter: uvarint,
+               n_values: uvarint (<= counter), sibling{n_values}   # values newest first
+    sibling := kind: u8 (0 = value, 1 = tombstone), ts_ms: uvarint,
+               node: uvarint (0 = none, else 1 + index into ids),
+               [length: uvarint, bytes[length]]                 # value only, not for tombstones
+
+    context := version: u8 = 1, n: uvarint, (id: length: uvarint, utf-8[length], counter:
+               uvarint){n}; ids strictly increasing, counters >= 1
+    token   := base64url(context) without padding               # printable, opaque to clients
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+#: Entries above which `prune` drops retired ids (the Dynamo paper truncates clocks near 10).
+MAX_ENTRIES = 10
+
+_MAGIC = 0xD1
+_CONTEXT_VERSION = 1
+_VALUE, _TOMBSTONE = 0, 1  # sibling kinds on disk and wire: do not renumber
+
+
+class Sibling(NamedTuple):
+    """One concurrent value: its bytes (None for a delete), the write's time and coordinator."""
+
+    value: bytes | None
+    ts_ms: int
+    node: str = ""  # stamped by `update`; "" while the write is still the client's
+
+
+Entry = tuple[str, int, tuple[Sibling, ...]]  # (id, counter, values newest first)
+Context = tuple[tuple[str, int], ...]  # sorted version vector
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """A DVVSet: causal history plus the values still alive (see the module docstring)."""
+
+    entries: tuple[Entry, ...] = ()
+    anonymous: tuple[Sibling, ...] = ()
+
+
+EMPTY = Clock()
+
+
+def new(values: Iterable[Sibling], context: Context = ()) -> Clock:
+    """A client's write: `values` without dots, over the causal `context` it read (or none)."""
+    return Clock(tuple((i, n, ()) for i, n in sorted(context)), tuple(values))
+
+
+def update(written: Clock, existing: Clock | None, node_id: str) -> Clock:
+    """The coordinator `node_id` stores `written` (from `new`, one value) over `existing`.
+
+    The value gets the next dot of `node_id`; stored values the client's context covers are
+    dropped; concurrent ones stay as siblings. The result dominates both arguments.
+    """
+    if len(written.anonymous) != 1:
+        raise ValueError("update needs a clock from new() holding exactly one value")
+    value = written.anonymous[0]._replace(node=node_id)
+    base = Clock(written.entries) if existing is None else sync(Clock(written.entries), existing)
+    return Clock(_event(base.entries, node_id, value), base.anonymous)
+
+
+def _event(entries: tuple[Entry, ...], node_id: str, value: Sibling) -> tuple[Entry, ...]:
+    out: list[Entry] = []
+    done = False
+    for entry in entries:
+        ident, n, vals = entry
+        if not done and ident == node_id:
+            out.append((ident, n + 1, (value, *vals)))
+            done = True
+            continue
+        if not done and ident > node_id:
+            out.append((node_id, 1, (value,)))
+            done = True
+        out.append(entry)
+    if not done:
+        out.append((node_id, 1, (value,)))
+    return tuple(out)
+
+
+def sync(a: Clock, b: Clock) -> Clock:
+    """Merge two replicas' states, keeping only values neither side knows to be superseded."""
+    if a == b:
+        return a
+    if less(a, b):
+        anonymous = b.anonymous
+    elif less(b, a):
+        anonymous = a.anonymous
+    else:
+        anonymous = tuple(sorted(set(a.anonymous) | set(b.anonymous), key=_rank))
+    mine = {entry[0]: entry for entry in a.entries}
+    theirs = {entry[0]: entry for entry in b.entries}
+    merged = []
+    for ident in sorted(mine.keys() | theirs.keys()):
+        x, y = mine.get(ident), theirs.get(ident)
+        merged.append(_merge(x, y) if x is not None and y is not None else x or y)
+    return Clock(tuple(merged), anonymous)  # type: ignore[arg-type]
+
+
+def _merge(x: Entry, y: Entry) -> Entry:
+    """One id's entries: the larger counter wins; its values older than the other side's
+    oldest live dot are dropped if the other side already saw them superseded."""
+    if x[1] < y[1]:
+        x, y = y, x
+    ident, n1, v1 = x
+    _, n2, v2 = y
+    if n1 - len(v1) >= n2 - len(v2):
+        return x
+    return (ident, n1, v1[: n1 - n2 + len(v2)])
+
+
+def join(clock: Clock) -> Context:
+    """The causal context of `clock`: what a client that read it has seen."""
+    return tuple((ident, n) for ident, n, _ in clock.entries)
+
+
+def values(clock: Clock) -> list[Sibling]:
+    """Every live value: the undotted ones first, then per id, newest first."""
+    return [*clock.anonymous, *(v for _, _, vals in clock.entries for v in vals)]
+
+
+def size(clock: Clock) -> int:
+    return len(clock.anonymous) + sum(len(vals) for _, _, vals in clock.entries)
+
+
+def less(a: Clock, b: Clock) -> bool:
+    """True if `a`'s history is strictly contained in `b`'s (a's values are obsolete)."""
+    theirs = {ident: n for ident, n, _ in b.entries}
+    strict = len(theirs) > len(a.entries)
+    for ident, n, _ in a.entries:
+        m = theirs.get(ident)
+        if m is None or m < n:
+            return False
+        strict = strict or m > n
+    return strict
+
+
+def equal(a: Clock, b: Clock) -> bool:
+    """Same causal history (ids, counters and number of live dots), values ignored."""
+    return [(i, n, len(v)) for i, n, v in a.entries] == [(i, n, len(v)) for i, n, v in b.entries]
+
+
+def concurrent(a: Clock, b: Clock) -> bool:
+    return not less(a, b) and not less(b, a) and not equal(a, b)
+
+
+def _rank(sibling: Sibling) -> tuple[int, str, bool, bytes]:
+    return (sibling.ts_ms, sibling.node, sibling.value is not None, sibling.value or b"")
+
+
+def winner(clock: Clock) -> Sibling:
+    """The deterministic last writer: newest ts_ms, then greatest node id, then value."""
+    everything = values(clock)
+    if not everything:
+        raise ValueError("an empty clock has no winner")
+    return max(everything, key=_rank)
+
+
+def lww(clock: Clock) -> Clock:
+    """`clock` with only its `winner` left, history kept (so it supersedes every sibling)."""
+    best = winner(clock)
+    if best in clock.anonymous:
+        return Clock(tuple((i, n, ()) for i, n, _ in clock.entries), (best,))
+    kept = tuple((i, n, (best,) if best in vals else ()) for i, n, vals in clock.entries)
+    return Clock(kept, ())
+
+
+def prune(clock: Clock, members: Collection[str], max_entries: int = MAX_ENTRIES) -> Clock:
+    """Drop value-less entries of ids not in `members` while over `max_entries` (see above)."""
+    excess = len(clock.entries) - max_entries
+    if excess <= 0:
+        return clock
+    retired = sorted(
+        ((n, ident) for ident, n, vals in clock.entries if not vals and ident not in members)
+    )
+    drop = {ident for _, ident in retired[:excess]}
+    if not drop:
+        return clock
+    return Clock(tuple(e for e in clock.entries if e[0] not in drop), clock.anonymous)
+
+
+# ---- encoding ---------------------------------------------------------------------------------
+
+
+def encode(clock: Clock) -> bytes:
+    ids = sorted({i for i, _, _ in clock.entries} | {s.node for s in values(clock) if s.node})
+    index = {ident: k for k, ident in enumerate(ids)}
+    out = bytearray([_MAGIC])
+    _put_uvarint(out, len(ids))
+    for ident in ids:
+        _put_bytes(out, ident.encode())
+    _put_uvarint(out, len(clock.entries))
+    for ident, n, vals in clock.entries:
+        _put_uvarint(out, index[ident])
+        _put_uvarint(out, n)
+        _put_siblings(out, vals, index)
+    _put_siblings(out, clock.anonymous, index)
+    return bytes(out)
+
+
+def decode(data: bytes) -> Clock:
+    """Parse `encode`'s output; ValueError on anything malformed."""
+    reader = _Reader(data)
+    if reader.byte() != _MAGIC:
+        raise ValueError("bad clock magic")
+    ids = [reader.text() for _ in range(reader.count())]
+    if ids != sorted(set(ids)):
+        raise ValueError("clock ids must be sorted and distinct")
+    entries: list[Entry] = []
+    for _ in range(reader.count()):
+        ident = reader.index(ids)
+        n = reader.uvarint()
+        vals = reader.siblings(ids)
+        if n < 1 or len(vals) > n:
+            raise ValueError("clock entry counter below its live values")
+        if entries and entries[-1][0] >= ident:
+            raise ValueError("clock entries must be sorted by id")
+        entries.append((ident, n, vals))
+    anonymous = reader.siblings(ids)
+    reader.end()
+    return Clock(tuple(entries), anonymous)
+
+
+def encode_context(context: Context) -> bytes:
+    """An opaque, printable token for `context` (base64url, no padding)."""
+    out = bytearray([_CONTEXT_VERSION])
+    _put_uvarint(out, len(context))
+    for ident, n in context:
+        _put_bytes(out, ident.encode())
+        _put_uvarint(out, n)
+    return base64.urlsafe_b64encode(bytes(out)).rstrip(b"=")
+
+
+def decode_context(token: bytes | str) -> Context:
+    """Parse a token from `encode_context`; ValueError on anything else."""
+    if isinstance(token, str):
+        token = token.encode("ascii", "replace")
+    if not token or len(token) % 4 == 1 or not token.isascii() or b"=" in token:
+        raise ValueError("bad context token")
+    try:
+        raw = base64.b64decode(token + b"=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as exc:
+        raise ValueError("bad context token") from exc
+    reader = _Reader(raw)
+    if reader.byte() != _CONTEXT_VERSION:
+        raise ValueError("bad context token version")
+    context = []
+    for _ in range(reader.count()):
+        ident, n = reader.text(), reader.uvarint()
+        if n < 1 or (context and context[-1][0] >= ident):
+            raise ValueError("bad context token entries")
+        context.append((ident, n))
+    reader.end()
+    return tuple(context)
+
+
+def _put_uvarint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _put_bytes(out: bytearray, raw: bytes) -> None:
+    _put_uvarint(out, len(raw))
+    out += raw
+
+
+def _put_siblings(out: bytearray, siblings: tuple[Sibling, ...], index: dict[str, int]) -> None:
+    _put_uvarint(out, len(siblings))
+    for value, ts_ms, node in siblings:
+        out.append(_TOMBSTONE if value is None else _VALUE)
+        _put_uvarint(out, ts_ms)
+        _put_uvarint(out, index[node] + 1 if node else 0)
+        if value is not None:
+            _put_bytes(out, value)
+
+
+class _Reader:
+    """Bounds-checked cursor over an encoded clock or context; every error is a ValueError."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise ValueError("truncated")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def uvarint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ValueError("varint too long")
+
+    def count(self) -> int:
+        """A length that must fit in what is left (each item takes at least one byte)."""
+        n = self.uvarint()
+        if n > len(self.data) - self.pos:
+            raise ValueError("count past end of data")
+        return n
+
+    def raw(self) -> bytes:
+        n = self.count()
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
+
+    def text(self) -> str:
+        try:
+            return self.raw().decode()
+        except UnicodeDecodeError as exc:
+            raise ValueError("bad utf-8 in id") from exc
+
+    def index(self, ids: list[str]) -> str:
+        k = self.uvarint()
+        if k >= len(ids):
+            raise ValueError("id index out of range")
+        return ids[k]
+
+    def siblings(self, ids: list[str]) -> tuple[Sibling, ...]:
+        out = []
+        for _ in range(self.count()):
+            kind, ts_ms, node = self.byte(), self.uvarint(), self.uvarint()
+            if node > len(ids):
+                raise ValueError("sibling node out of range")
+            if kind not in (_VALUE, _TOMBSTONE):
+                raise ValueError("bad sibling kind")
+            value = self.raw() if kind == _VALUE else None
+            out.append(Sibling(value, ts_ms, ids[node - 1] if node else ""))
+        return tuple(out)
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise ValueError("trailing bytes")
