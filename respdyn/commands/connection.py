@@ -82,6 +82,7 @@ def auth(ctx: Context, session: Session, args: list[bytes]) -> Any:
     "fast",
     summary="Returns the server's liveliness response.",
     arguments=(("message", "string", "optional"),),
+    note="a subscribed RESP2 client's [pong, message] reply belongs to the pub/sub layer",
 )
 def ping(ctx: Context, session: Session, args: list[bytes]) -> Any:
     if len(args) > 1:
@@ -126,7 +127,14 @@ def select(ctx: Context, session: Session, args: list[bytes]) -> Any:
 # --- RESET, HELLO ------------------------------------------------------------------------------
 
 
-@table.command("reset", 1, _NO_AUTH, summary="Resets the connection.", since="6.2.0")
+@table.command(
+    "reset",
+    1,
+    _NO_AUTH,
+    summary="Resets the connection.",
+    since="6.2.0",
+    note="also drops every higher layer's per-connection state (session.extra)",
+)
 def reset(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Back to a fresh connection's state, as Redis' clearClientConnectionState: RESP2, db 0,
     no name, logged out if a password is set, and every higher layer's per-connection state
@@ -179,6 +187,7 @@ def _parse_hello_options(args: list[bytes]) -> dict[str, list[bytes]]:
         ("AUTH username password", "string", "optional"),
         ("SETNAME clientname", "string", "optional"),
     ),
+    note="reports server redis, version 7.0.15 so version-gated clients work",
 )
 def hello(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Redis' order of checks: version, option syntax, AUTH, then "must be authenticated",
@@ -254,6 +263,7 @@ _SETINFO_FIELDS = {b"lib-name": "lib_name", b"lib-ver": "lib_ver"}
     summary="Sets information specific to the connection.",
     since="7.2.0",
     arguments=(("LIB-NAME libname", "string", ""), ("LIB-VER libver", "string", "")),
+    note="Redis 7.2's command, served so clients' handshakes succeed",
 )
 def client_setinfo(ctx: Context, session: Session, args: list[bytes]) -> Any:
     attr, value = args
@@ -329,7 +339,13 @@ def _listing(lines: list[str]) -> Verbatim:
 
 
 @table.command(
-    "client|info", 2, _CLIENT, summary="Returns information about the connection.", since="6.2.0"
+    "client|info",
+    2,
+    _CLIENT,
+    summary="Returns information about the connection.",
+    since="6.2.0",
+    support="differs",
+    note="same line format as CLIENT LIST",
 )
 def client_info(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return _listing([client_line(session, time.monotonic())])
@@ -360,6 +376,11 @@ def _selected_clients(ctx: Context, args: list[bytes]) -> list[Session]:
     arguments=(
         ("TYPE type", "string", "optional"),
         ("ID client-id", "integer", "optional multiple"),
+    ),
+    support="differs",
+    note=(
+        "buffer/memory fields are 0; "
+        "lib-name/lib-ver fields as Redis 7.2; every client is of TYPE normal"
     ),
 )
 def client_list(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -496,7 +517,7 @@ def client_no_evict(ctx: Context, session: Session, args: list[bytes]) -> Any:
     summary="Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
     since="7.2.0",
     arguments=(("on", "pure-token", ""), ("off", "pure-token", "")),
-    note="accepted and ignored: respdyn keeps no LRU/LFU data",
+    note="Redis 7.2; accepted and ignored: respdyn keeps no LRU/LFU data",
 )
 def client_no_touch(ctx: Context, session: Session, args: list[bytes]) -> Any:
     _on_off(args[0])

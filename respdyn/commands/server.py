@@ -89,6 +89,11 @@ def command_count(ctx: Context, session: Session, args: list[bytes]) -> Any:
     summary="Returns information about one, multiple or all commands.",
     since="2.8.13",
     arguments=(("command-name", "string", "optional multiple"),),
+    support="differs",
+    note=(
+        "no command tips; "
+        "key specs derived from the legacy key positions; ACL categories derived from flags"
+    ),
 )
 def command_info(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Unknown names answer a null entry, as Redis does; no names means every command."""
@@ -105,6 +110,8 @@ def command_info(ctx: Context, session: Session, args: list[bytes]) -> Any:
     summary="Returns documentary information about one, multiple or all commands.",
     since="7.0.0",
     arguments=(("command-name", "string", "optional multiple"),),
+    support="differs",
+    note="respdyn's own summaries; no history or nested argument blocks",
 )
 def command_docs(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """A map name -> docs; unknown names are left out (Redis does the same)."""
@@ -153,6 +160,8 @@ def command_list(ctx: Context, session: Session, args: list[bytes]) -> Any:
     summary="Extracts the key names from an arbitrary command.",
     since="2.8.13",
     arguments=(("command", "string", ""), ("arg", "string", "optional multiple")),
+    support="differs",
+    note="legacy key positions only: commands with movable keys are not parsed",
 )
 def command_getkeys(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Keys by the legacy positions (respdyn's commands with movable keys are not special-cased)."""
@@ -194,6 +203,8 @@ _GLOB_CHARS = frozenset(b"*?[")
     summary="Returns the effective values of configuration parameters.",
     since="2.0.0",
     arguments=(("parameter", "string", "multiple"),),
+    support="differs",
+    note="respdyn's settings (Redis names where Redis has them)",
 )
 def config_get(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """A map of every matching setting, each once; an exact name is echoed as the client
@@ -240,6 +251,8 @@ def _config_pairs(ctx: Context, args: list[bytes]) -> list[tuple[bytes, str]]:
     summary="Sets configuration parameters in-flight.",
     since="2.0.0",
     arguments=(("parameter", "string", ""), ("value", "string", "")),
+    support="differs",
+    note="runtime-settable respdyn settings only; values checked by ServerConfig, not Redis",
 )
 def config_set(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """All pairs or none: on a bad value the settings already changed are restored."""
@@ -471,6 +484,11 @@ def render_section(name: str, fields: Fields) -> str:
     _CMD,
     summary="Returns information and statistics about the server.",
     arguments=(("section", "string", "optional multiple"),),
+    support="differs",
+    note=(
+        "a subset of Redis' fields plus respdyn_version; "
+        "no errorstats/latencystats/modules sections"
+    ),
 )
 def info(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Sections in Redis' order whatever the order asked; unknown names add nothing.
@@ -590,7 +608,8 @@ _SHUTDOWN_WORDS = frozenset({b"nosave", b"save", b"now", b"force", b"abort"})
         ("FORCE", "pure-token", "optional"),
         ("ABORT", "pure-token", "optional"),
     ),
-    note="ABORT is refused (a shutdown here is never in progress for long)",
+    note="ABORT is refused: a respdyn shutdown is never pending",
+    support="differs",
 )
 def shutdown(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """Stops the node. Like Redis, a successful SHUTDOWN sends no reply: the client sees the
