@@ -1,0 +1,75 @@
+"""Quorum tally: each row is a request shape, a sequence of answers, the outcome after each."""
+
+from __future__ import annotations
+
+import pytest
+
+from respdyn.cluster.quorum import Outcome, Tally
+
+P, OK, F = Outcome.PENDING, Outcome.OK, Outcome.FAILED
+
+# (name, Tally kwargs, [(node, ok, hint_for)], [outcome after each answer])
+CASES = [
+    ("W=2 of 3, two acks", dict(n=3, needed=2), [("a", True, None), ("b", True, None)], [P, OK]),
+    ("W=2 of 3, one fails then ok", dict(n=3, needed=2),
+        [("a", True, None), ("b", False, None), ("c", True, None)], [P, P, OK]),
+    ("W=2 of 3, two failures", dict(n=3, needed=2),
+        [("a", False, None), ("b", False, None)], [P, F]),
+    ("R=1 of 3", dict(n=3, needed=1), [("a", True, None)], [OK]),
+    ("W=3 of 3, one failure fails at once", dict(n=3, needed=3),
+        [("a", True, None), ("b", False, None)], [P, F]),
+    ("W=3 of only 2 targets: failed up front", dict(n=2, needed=3), [("a", True, None)], [F]),
+    ("sloppy: hint counts toward W", dict(n=3, needed=2),
+        [("a", True, None), ("d", True, "b")], [P, OK]),
+    ("strict: hint does not count", dict(n=3, needed=2, count_hints=False),
+        [("a", True, None), ("d", True, "b"), ("c", True, None)], [P, P, OK]),
+    ("strict: hints cannot reach W", dict(n=3, needed=2, count_hints=False),
+        [("d", True, "a"), ("e", True, "b")], [P, F]),
+    ("PW=2: needs two primaries", dict(n=3, needed=2, primaries_needed=2),
+        [("d", True, "a"), ("b", True, None), ("c", True, None)], [P, P, OK]),
+    ("PW=2: two stand-ins answered", dict(n=3, needed=2, primaries_needed=2),
+        [("d", True, "a"), ("e", True, "b")], [P, F]),
+    ("duplicate answer ignored", dict(n=3, needed=2),
+        [("a", True, None), ("a", True, None), ("b", False, None), ("c", True, None)],
+        [P, P, P, OK]),
+    ("duplicate failure does not fail twice", dict(n=3, needed=2),
+        [("a", False, None), ("a", False, None), ("b", True, None)], [P, P, P]),
+    ("answers past n ignored", dict(n=1, needed=1), [("a", False, None), ("b", True, None)],
+        [F, F]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "answers", "outcomes"), CASES, ids=[c[0] for c in CASES]
+)
+def test_tally(name: str, kwargs: dict, answers: list, outcomes: list[Outcome]) -> None:
+    tally = Tally(**kwargs)
+    got = [tally.add(node, ok, reply=node, hint_for=hint) for node, ok, hint in answers]
+    assert got == outcomes
+    assert tally.outcome() is outcomes[-1]
+    assert tally.enough() == (outcomes[-1] is OK)
+    assert tally.failed() == (outcomes[-1] is F)
+
+
+def test_replies_errors_and_done() -> None:
+    tally = Tally(n=3, needed=2)
+    tally.add("a", True, reply=b"v1")
+    tally.add("b", False, reply="timeout")
+    assert not tally.done() and tally.pending == 1
+    tally.add("c", True, reply=b"v2", hint_for="x")
+    assert tally.done() and tally.outcome() is OK
+    assert tally.replies() == [b"v1", b"v2"]
+    assert [(e.node, e.reply) for e in tally.errors()] == [("b", "timeout")]
+    assert tally.successes() == 2 and tally.primary_successes() == 1
+
+
+def test_done_when_all_answered_even_if_pending_cannot_happen() -> None:
+    tally = Tally(n=0, needed=1)
+    assert tally.done() and tally.outcome() is F
+
+
+@pytest.mark.parametrize("kwargs", [dict(n=-1, needed=1), dict(n=3, needed=0),
+                                    dict(n=3, needed=1, primaries_needed=-1)])  # fmt: skip
+def test_bad_shapes(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Tally(**kwargs)
