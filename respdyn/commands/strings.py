@@ -1,7 +1,431 @@
-"""string commands (being written)."""
+"""String commands (Redis' `string` group).
+
+As in Redis, variants share one generic helper: SET, SETNX, SETEX, PSETEX and GETSET all go
+through `set_generic`; INCR, DECR, INCRBY and DECRBY through `incr_by`. Options are parsed into
+`SetOptions` before any keyspace I/O (parse, then apply), and a plain `SET k v` / `GET k` skips
+option handling entirely: they are the benchmarked hot path.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from respdyn import errors
+from respdyn.commands.args import INT64_MAX, INT64_MIN, add_long_double, to_int
+from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
+from respdyn.keyspace.keyspace import Entry, Keyspace
+from respdyn.keyspace.record import Kind
+from respdyn.protocol.reply import OK
+from respdyn.session import Session
 
 table = CommandTable("string")
+
+STRING = Kind.STRING
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetOptions:
+    """The options of SET (NX XX GET KEEPTTL EX PX EXAT PXAT) and GETEX (EX PX EXAT PXAT
+    PERSIST), with Redis' exclusion rules: every violation is a plain syntax error."""
+
+    nx: bool = False
+    xx: bool = False
+    get: bool = False
+    keepttl: bool = False
+    persist: bool = False
+    unit: bytes = b""  #: b"EX", b"PX", b"EXAT" or b"PXAT"; empty = no expiry given
+    when: bytes = b""  #: the unparsed time argument of `unit`
+
+    @classmethod
+    def parse(cls, args: list[bytes], for_getex: bool = False) -> SetOptions:
+        """Options after SET's key and value (or GETEX's key). Repeating an option is allowed
+        (the last time wins), as in Redis."""
+        nx = xx = get = keepttl = persist = False
+        unit = when = b""
+        i, n = 0, len(args)
+        while i < n:
+            opt = args[i].upper()
+            if opt == b"NX" and not xx and not for_getex:
+                nx = True
+            elif opt == b"XX" and not nx and not for_getex:
+                xx = True
+            elif opt == b"GET" and not for_getex:
+                get = True
+            elif opt == b"KEEPTTL" and not unit and not for_getex:
+                keepttl = True
+            elif opt == b"PERSIST" and not unit and for_getex:
+                persist = True
+            elif (
+                opt in _UNITS
+                and unit in (b"", opt)
+                and not keepttl
+                and not persist
+                and i + 1 < n
+            ):
+                unit, when = opt, args[i + 1]
+                i += 1
+            else:
+                raise errors.syntax_error()
+            i += 1
+        return cls(nx, xx, get, keepttl, persist, unit, when)
+
+    def expire_at(self, command: str, now: int) -> int:
+        """The absolute expiry in unix ms (0 = none), with Redis' range checks."""
+        if not self.unit:
+            return 0
+        return absolute_ms(self.when, self.unit, command, now)
+
+
+_UNITS = {b"EX": (1000, True), b"PX": (1, True), b"EXAT": (1000, False), b"PXAT": (1, False)}
+_NX = SetOptions(nx=True)
+_GET = SetOptions(get=True)
+
+
+def absolute_ms(when: bytes, unit: bytes, command: str, now: int) -> int:
+    """Redis' getExpireMillisecondsOrReply: positive, and no overflow in unit or base time."""
+    scale, relative = _UNITS[unit]
+    value = to_int(when)
+    if value <= 0 or value > INT64_MAX // scale:
+        raise errors.invalid_expire(command)
+    value *= scale
+    if relative:
+        if value > INT64_MAX - now:
+            raise errors.invalid_expire(command)
+        value += now
+    return value
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+
+def set_generic(
+    ctx: Context,
+    db: int,
+    key: bytes,
+    value: bytes,
+    opts: SetOptions,
+    command: str,
+    ok_reply: Any = OK,
+    abort_reply: Any = None,
+) -> Any:
+    """SET with options, the one implementation behind SET/SETNX/SETEX/PSETEX/GETSET."""
+    ks = ctx.keyspace
+    now = ks.clock()
+    expire_at = opts.expire_at(command, now)
+    entry = None
+    if opts.get or opts.nx or opts.xx or opts.keepttl:
+        entry = ks.lookup(db, key)
+        if opts.get and entry is not None and entry.kind != STRING:
+            raise errors.WrongType()
+        if (opts.nx and entry is not None) or (opts.xx and entry is None):
+            return _old(entry) if opts.get else abort_reply
+        if opts.keepttl and entry is not None:
+            expire_at = entry.expire_at
+    if expire_at and expire_at <= now:
+        ks.delete(db, key)  # EXAT/PXAT in the past: the key is born expired
+    else:
+        ks.put(db, key, STRING, value, expire_at)
+    return _old(entry) if opts.get else ok_reply
+
+
+def _old(entry: Entry | None) -> bytes | None:
+    return None if entry is None else entry.payload
+
+
+def _rewrite(ks: Keyspace, db: int, key: bytes, entry: Entry | None, payload: bytes) -> None:
+    """Replace a string's bytes in place: its TTL stays (APPEND, SETRANGE, INCR...)."""
+    if entry is None:
+        ks.put(db, key, STRING, payload)
+    else:
+        ks.put(db, key, STRING, payload, entry.expire_at, entry.context)
+
+
+def incr_by(ctx: Context, session: Session, key: bytes, delta: int) -> int:
+    """INCR/DECR/INCRBY/DECRBY: the stored string must be a 64-bit integer; no overflow."""
+    ks, db = ctx.keyspace, session.db
+    entry = ks.lookup_typed(db, key, STRING)
+    current = 0 if entry is None else to_int(entry.payload)
+    if (delta < 0 and current < 0 and delta < INT64_MIN - current) or (
+        delta > 0 and current > 0 and delta > INT64_MAX - current
+    ):
+        raise errors.overflow()
+    new = current + delta
+    _rewrite(ks, db, key, entry, b"%d" % new)
+    return new
+
+
+def _check_length(ctx: Context, size: int, append: int) -> None:
+    """CVE-2022-35977: refuse before allocating a string beyond proto-max-bulk-len."""
+    if size + append > ctx.config.proto_max_bulk_len:
+        raise errors.string_too_long()
+
+
+# --- GET / SET family ------------------------------------------------------------------------
+
+
+@table.command(
+    "get", 2, "readonly fast", keys=(1, 1, 1),
+    summary="Returns the string value of a key.", complexity="O(1)",
+)
+def get(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
+    return ctx.keyspace.get_string(session.db, args[0])
+
+
+@table.command(
+    "set", -3, "write denyoom", keys=(1, 1, 1),
+    summary="Sets the string value of a key, ignoring its type; optionally expires it, "
+    "sets it only if it (does not) exist, or returns the old value.",
+    complexity="O(1)",
+)
+def set_(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    if len(args) == 2:
+        ctx.keyspace.put(session.db, args[0], STRING, args[1])
+        return OK
+    opts = SetOptions.parse(args[2:])
+    return set_generic(ctx, session.db, args[0], args[1], opts, "set")
+
+
+@table.command(
+    "setnx", 3, "write denyoom fast", keys=(1, 1, 1),
+    summary="Sets the string value of a key only when the key does not exist.",
+    complexity="O(1)",
+)
+def setnx(ctx: Context, session: Session, args: list[bytes]) -> int:
+    return set_generic(ctx, session.db, args[0], args[1], _NX, "setnx", 1, 0)
+
+
+@table.command(
+    "setex", 4, "write denyoom", keys=(1, 1, 1), since="2.0.0",
+    summary="Sets the string value and the expiry in seconds of a key.", complexity="O(1)",
+)
+def setex(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    opts = SetOptions(unit=b"EX", when=args[1])
+    return set_generic(ctx, session.db, args[0], args[2], opts, "setex")
+
+
+@table.command(
+    "psetex", 4, "write denyoom", keys=(1, 1, 1), since="2.6.0",
+    summary="Sets the string value and the expiry in milliseconds of a key.",
+    complexity="O(1)",
+)
+def psetex(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    opts = SetOptions(unit=b"PX", when=args[1])
+    return set_generic(ctx, session.db, args[0], args[2], opts, "psetex")
+
+
+@table.command(
+    "getset", 3, "write denyoom fast", keys=(1, 1, 1),
+    summary="Sets a key's string value and returns the previous one.", complexity="O(1)",
+)
+def getset(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
+    return set_generic(ctx, session.db, args[0], args[1], _GET, "getset")
+
+
+@table.command(
+    "getdel", 2, "write fast", keys=(1, 1, 1), since="6.2.0",
+    summary="Returns the string value of a key and deletes the key.", complexity="O(1)",
+)
+def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
+    ks, db, key = ctx.keyspace, session.db, args[0]
+    entry = ks.lookup_typed(db, key, STRING)
+    if entry is None:
+        return None
+    ks.delete(db, key, entry.context)
+    return entry.payload
+
+
+@table.command(
+    "getex", -2, "write fast", keys=(1, 1, 1), since="6.2.0",
+    summary="Returns the string value of a key and sets or removes its expiry.",
+    complexity="O(1)",
+)
+def getex(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
+    opts = SetOptions.parse(args[1:], for_getex=True)
+    ks, db, key = ctx.keyspace, session.db, args[0]
+    entry = ks.lookup_typed(db, key, STRING)
+    if entry is None:
+        return None
+    now = ks.clock()
+    expire_at = opts.expire_at("getex", now)  # validated after the lookup, as Redis does
+    if expire_at and expire_at <= now:
+        ks.delete(db, key, entry.context)
+    elif expire_at or (opts.persist and entry.expire_at):
+        ks.put(db, key, STRING, entry.payload, expire_at, entry.context)
+    return entry.payload
+
+
+@table.command(
+    "mget", -2, "readonly fast", keys=(1, -1, 1),
+    summary="Returns the string values of keys; nil for missing or non-string keys.",
+    complexity="O(N) where N is the number of keys to retrieve.",
+)
+def mget(ctx: Context, session: Session, args: list[bytes]) -> list[bytes | None]:
+    lookup, db = ctx.keyspace.lookup, session.db
+    out: list[bytes | None] = []
+    for key in args:
+        entry = lookup(db, key)
+        out.append(entry.payload if entry is not None and entry.kind == STRING else None)
+    return out
+
+
+def _pairs(args: list[bytes], command: str) -> list[tuple[bytes, bytes]]:
+    if len(args) % 2:
+        raise errors.wrong_arity(command)
+    return list(zip(args[::2], args[1::2], strict=True))
+
+
+@table.command(
+    "mset", -3, "write denyoom", keys=(1, -1, 2), since="1.0.1",
+    summary="Sets the string values of keys, removing their expiries.",
+    complexity="O(N) where N is the number of keys to set.",
+)
+def mset(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    put, db = ctx.keyspace.put, session.db
+    for key, value in _pairs(args, "mset"):
+        put(db, key, STRING, value)
+    return OK
+
+
+@table.command(
+    "msetnx", -3, "write denyoom", keys=(1, -1, 2), since="1.0.1",
+    summary="Sets the string values of keys only if none of the keys exists.",
+    complexity="O(N) where N is the number of keys to set.",
+)
+def msetnx(ctx: Context, session: Session, args: list[bytes]) -> int:
+    pairs = _pairs(args, "msetnx")
+    ks, db = ctx.keyspace, session.db
+    if any(ks.exists(db, key) for key, _ in pairs):
+        return 0
+    for key, value in pairs:
+        ks.put(db, key, STRING, value)
+    return 1
+
+
+# --- partial updates -------------------------------------------------------------------------
+
+
+@table.command(
+    "append", 3, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+    summary="Appends a string to a key's value; creates the key if missing.",
+    complexity="O(1) amortized",
+)
+def append(ctx: Context, session: Session, args: list[bytes]) -> int:
+    ks, db, key, tail = ctx.keyspace, session.db, args[0], args[1]
+    entry = ks.lookup_typed(db, key, STRING)
+    if entry is None:
+        ks.put(db, key, STRING, tail)
+        return len(tail)
+    _check_length(ctx, len(entry.payload), len(tail))
+    value = entry.payload + tail
+    _rewrite(ks, db, key, entry, value)
+    return len(value)
+
+
+@table.command(
+    "strlen", 2, "readonly fast", keys=(1, 1, 1), since="2.2.0",
+    summary="Returns the length of a string value.", complexity="O(1)",
+)
+def strlen(ctx: Context, session: Session, args: list[bytes]) -> int:
+    value = ctx.keyspace.get_string(session.db, args[0])
+    return 0 if value is None else len(value)
+
+
+def _getrange(ctx: Context, session: Session, args: list[bytes]) -> bytes:
+    start, end = to_int(args[1]), to_int(args[2])
+    value = ctx.keyspace.get_string(session.db, args[0])
+    if value is None or (start < 0 and end < 0 and start > end):
+        return b""
+    size = len(value)
+    start = max(start + size if start < 0 else start, 0)
+    end = min(max(end + size if end < 0 else end, 0), size - 1)
+    return value[start : end + 1] if start <= end else b""
+
+
+table.command(
+    "getrange", 4, "readonly", keys=(1, 1, 1), since="2.4.0",
+    summary="Returns a substring of a string value (inclusive offsets, negative from the end).",
+    complexity="O(N) where N is the length of the returned string.",
+)(_getrange)
+table.command(
+    "substr", 4, "readonly", keys=(1, 1, 1),
+    summary="Returns a substring of a string value (the old name of GETRANGE).",
+    complexity="O(N) where N is the length of the returned string.",
+)(_getrange)
+
+
+@table.command(
+    "setrange", 4, "write denyoom", keys=(1, 1, 1), since="2.2.0",
+    summary="Overwrites part of a string value from an offset, zero-padding as needed.",
+    complexity="O(1), not counting the time taken to copy the new string in place.",
+)
+def setrange(ctx: Context, session: Session, args: list[bytes]) -> int:
+    key, value = args[0], args[2]
+    offset = to_int(args[1])
+    if offset < 0:
+        raise errors.offset_out_of_range()
+    ks, db = ctx.keyspace, session.db
+    entry = ks.lookup_typed(db, key, STRING)
+    old = b"" if entry is None else entry.payload
+    if not value:
+        return len(old)  # nothing to write; a missing key stays missing
+    _check_length(ctx, offset, len(value))  # before building the padded string
+    if len(old) < offset:
+        old += bytes(offset - len(old))
+    new = old[:offset] + value + old[offset + len(value) :]
+    _rewrite(ks, db, key, entry, new)
+    return len(new)
+
+
+# --- counters --------------------------------------------------------------------------------
+
+
+@table.command(
+    "incr", 2, "write denyoom fast", keys=(1, 1, 1),
+    summary="Increments the integer value of a key by one.", complexity="O(1)",
+)
+def incr(ctx: Context, session: Session, args: list[bytes]) -> int:
+    return incr_by(ctx, session, args[0], 1)
+
+
+@table.command(
+    "decr", 2, "write denyoom fast", keys=(1, 1, 1),
+    summary="Decrements the integer value of a key by one.", complexity="O(1)",
+)
+def decr(ctx: Context, session: Session, args: list[bytes]) -> int:
+    return incr_by(ctx, session, args[0], -1)
+
+
+@table.command(
+    "incrby", 3, "write denyoom fast", keys=(1, 1, 1),
+    summary="Increments the integer value of a key by a number.", complexity="O(1)",
+)
+def incrby(ctx: Context, session: Session, args: list[bytes]) -> int:
+    return incr_by(ctx, session, args[0], to_int(args[1]))
+
+
+@table.command(
+    "decrby", 3, "write denyoom fast", keys=(1, 1, 1),
+    summary="Decrements the integer value of a key by a number.", complexity="O(1)",
+)
+def decrby(ctx: Context, session: Session, args: list[bytes]) -> int:
+    delta = to_int(args[1])
+    if delta == INT64_MIN:
+        raise errors.decrement_overflow()
+    return incr_by(ctx, session, args[0], -delta)
+
+
+@table.command(
+    "incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), since="2.6.0",
+    summary="Increments the floating point value of a key by a number.", complexity="O(1)",
+)
+def incrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
+    ks, db, key = ctx.keyspace, session.db, args[0]
+    entry = ks.lookup_typed(db, key, STRING)
+    value = add_long_double(b"0" if entry is None else entry.payload, args[1])
+    _rewrite(ks, db, key, entry, value)
+    return value
