@@ -81,6 +81,8 @@ def sstable() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def sstable_dump(path: str) -> None:
     """Print the properties and every record of one SSTable."""
+    import sys
+
     from storage.dump import dump_table
 
-    dump_table(path, click.echo)
+    dump_table(path, sys.stdout)

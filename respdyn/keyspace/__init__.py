@@ -1,1 +1,2 @@
-"""Typed Redis values over a versioned store (the local engine now, the Dynamo coordinator later)."""
+"""Typed Redis values over a versioned store (the local engine now, the Dynamo coordinator
+later)."""
