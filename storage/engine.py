@@ -285,6 +285,21 @@ class Engine:
                 self._run_task(task)
         self._delete_obsolete()
 
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no flush or compaction is pending (background mode). -> whether idle.
+        For tests, benchmarks and orderly shutdowns; never needed for correctness."""
+        deadline = time.monotonic() + timeout
+        with self._mu:
+            while self._imm is not None or (
+                self._error is None and compaction.pick_task(self._version, self.options)
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed or not self.options.background_compaction:
+                    return False
+                self._bg_cv.notify()
+                self._done_cv.wait(timeout=min(remaining, 1.0))
+            return True
+
     def stats(self) -> dict:
         version = self._version
         files = version.files()
@@ -510,7 +525,7 @@ class Engine:
             writers.popleft()
             g.error = error
             g.done = True
-        if writers or self._closed:
+        if len(group) > 1 or writers or self._closed:  # wake followers and the next leader
             self._writers_cv.notify_all()
 
     def _make_room(self, force: bool) -> None:

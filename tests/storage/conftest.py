@@ -23,6 +23,12 @@ def small_options(**overrides) -> storage.Options:
 
 
 @pytest.fixture
+def make_options():
+    """The small_options factory, as a fixture (test modules are not a package)."""
+    return small_options
+
+
+@pytest.fixture
 def db_path(tmp_path):
     return str(tmp_path / "db")
 

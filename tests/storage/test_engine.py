@@ -1,0 +1,357 @@
+"""Engine behaviour through the public API: reads/writes, batches, scans, snapshots,
+delete_range, compaction filter, reopen, stats, group commit, failure handling."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+
+import pytest
+
+import storage
+from storage import PersistenceError, WriteBatch
+
+
+def k(i: int) -> bytes:
+    return b"key%06d" % i
+
+
+def test_put_get_delete(open_db):
+    db = open_db()
+    db.put(b"a", b"1")
+    db.put(b"a", b"2")
+    db.put(b"b", b"")
+    assert db.get(b"a") == b"2"
+    assert db.get(b"b") == b""
+    db.delete(b"a")
+    assert db.get(b"a") is None
+    assert db.get(b"never") is None
+
+
+def test_rejects_non_bytes(open_db):
+    db = open_db()
+    with pytest.raises(TypeError):
+        db.put("text", b"v")
+    db.put(bytearray(b"ba"), memoryview(b"mv"))
+    assert db.get(b"ba") == b"mv"
+
+
+def test_batch_is_applied_atomically_and_in_order(open_db):
+    db = open_db()
+    db.put(b"x", b"old")
+    db.write(WriteBatch().put(b"x", b"1").delete(b"x").put(b"y", b"2").put(b"x", b"3"))
+    assert (db.get(b"x"), db.get(b"y")) == (b"3", b"2")
+
+
+def test_scan_bounds_order_and_tombstones_across_tables(open_db):
+    db = open_db(background_compaction=False)
+    for i in range(0, 3000, 1):
+        db.put(k(i), b"v%d" % i)
+        if i % 700 == 0:
+            db.flush()
+    for i in range(0, 3000, 3):
+        db.delete(k(i))
+    db.put(k(1), b"new")
+    got = list(db.scan(k(1), k(10)))
+    assert got == [(k(i), b"new" if i == 1 else b"v%d" % i) for i in range(1, 10) if i % 3]
+    assert [key for key, _ in db.scan(None, k(3))] == [k(1), k(2)]
+    assert len(list(db.scan())) == 2000
+    assert list(db.scan(k(5000))) == []
+
+
+def test_snapshot_is_stable_across_writes_flushes_and_compactions(open_db):
+    db = open_db()
+    for i in range(500):
+        db.put(k(i), b"before")
+    with db.snapshot() as snap:
+        for i in range(500):
+            db.put(k(i), b"after")
+        for i in range(0, 500, 2):
+            db.delete(k(i))
+        for i in range(500, 3000):
+            db.put(k(i), b"x" * 50)
+        db.compact()
+        assert snap.get(k(7)) == b"before"
+        assert snap.get(k(8)) == b"before"
+        assert snap.get(k(600)) is None
+        assert list(snap.scan(None, k(500))) == [(k(i), b"before") for i in range(500)]
+    assert db.get(k(8)) is None and db.get(k(7)) == b"after"
+    with pytest.raises(storage.ClosedError):
+        snap.get(k(1))
+
+
+def test_iterator_is_stable_while_writes_go_on(open_db):
+    db = open_db()
+    for i in range(2000):
+        db.put(k(i), b"v")
+    it = db.scan()
+    seen = []
+    for n, (key, _) in enumerate(it):
+        seen.append(key)
+        if n % 100 == 0:
+            db.put(key + b"!", b"new")
+            db.delete(k(min(n + 50, 1999)))
+    assert seen == [k(i) for i in range(2000)]
+
+
+def test_delete_range(open_db):
+    db = open_db()
+    for i in range(3000):
+        db.put(k(i), b"v")
+    assert db.delete_range(k(100), k(2500)) == 2400
+    assert db.get(k(99)) == b"v" and db.get(k(100)) is None and db.get(k(2500)) == b"v"
+    assert db.delete_range(None, None) == 600
+    assert list(db.scan()) == []
+
+
+def test_dataset_ten_times_the_memtable_reads_back_after_reopen(db_path, make_options):
+    opts = make_options(memtable_bytes=32 * 1024)
+    n = 4000  # ~ 4000 * 90 bytes = 11x the memtable
+    db = storage.open(db_path, opts)
+    for i in range(n):
+        db.put(k((i * 7919) % n), b"%d" % i + b"v" * 80)
+    assert db.wait_idle(30)
+    stats = db.stats()
+    assert stats["flushes"] >= 10 and stats["compactions"] >= 1
+    db.close()
+    db = storage.open(db_path, opts)
+    try:
+        for i in range(n):
+            assert db.get(k((i * 7919) % n)) == b"%d" % i + b"v" * 80
+        assert len(list(db.scan())) == n
+    finally:
+        db.close()
+
+
+def test_unflushed_writes_survive_clean_reopen(db_path, make_options):
+    db = storage.open(db_path, make_options(memtable_bytes=1 << 20))
+    db.put(b"a", b"1")
+    db.write(WriteBatch().put(b"b", b"2").delete(b"a"))
+    db.close()
+    db = storage.open(db_path, make_options())
+    try:
+        assert (db.get(b"a"), db.get(b"b")) == (None, b"2")
+        db.put(b"c", b"3")  # sequence numbers continue after recovery
+        assert db.stats()["last_sequence"] == 4
+    finally:
+        db.close()
+
+
+EXPIRED = b"EXPIRED:"
+
+
+def keep_unexpired(key: bytes, value: bytes) -> bool:
+    return not value.startswith(EXPIRED)
+
+
+def test_compaction_filter_drops_expired_without_resurrecting_older_versions(db_path, make_options):
+    opts = make_options(
+        compaction_filter=keep_unexpired,
+        level1_bytes=1024,
+        level_multiplier=2,
+        background_compaction=True,
+    )
+    db = storage.open(db_path, opts)
+    try:
+        for i in range(300):
+            db.put(k(i), b"old" * 20)
+        db.compact()  # old versions go to a deep level
+        deep = max(lvl for lvl, n in enumerate(db.stats()["files_per_level"]) if n)
+        assert deep >= 2
+        for i in range(300):
+            db.put(k(i), EXPIRED + b"x" * 50)
+        for _ in range(opts.level0_compaction_trigger):
+            db.put(b"pad", b"p" * 100)
+            db.flush()
+        assert db.wait_idle(30)
+        stats = db.stats()
+        assert stats["filtered"] > 0  # a non-bottom compaction saw the expired values
+        assert all(db.get(k(i)) is None for i in range(300))
+        assert [key for key, _ in db.scan()] == [b"pad"]
+        db.compact()
+        assert all(db.get(k(i)) is None for i in range(300))
+        assert db.stats()["entries"] <= 2  # tombstones and old values are gone at the bottom
+    finally:
+        db.close()
+    db = storage.open(db_path, opts)
+    try:
+        assert all(db.get(k(i)) is None for i in range(300))
+    finally:
+        db.close()
+
+
+def test_compaction_filter_does_not_touch_snapshot_view(open_db):
+    db = open_db(compaction_filter=keep_unexpired)
+    db.put(b"k", EXPIRED + b"1")
+    with db.snapshot() as snap:
+        db.compact()
+        assert snap.get(b"k") == EXPIRED + b"1"
+    db.compact()
+    assert db.get(b"k") is None
+    assert db.stats()["entries"] == 0
+
+
+def test_tombstones_kept_while_a_snapshot_needs_the_value_beneath(open_db):
+    db = open_db()
+    db.put(b"k", b"v")
+    db.flush()
+    snap = db.snapshot()
+    db.delete(b"k")
+    db.compact()
+    assert snap.get(b"k") == b"v" and db.get(b"k") is None
+    snap.release()
+    db.compact()
+    assert db.get(b"k") is None and db.stats()["entries"] == 0
+
+
+def test_stats_report_the_engine(open_db):
+    db = open_db()
+    for i in range(3000):
+        db.put(k(i), b"v" * 40)
+    db.flush()
+    db.get(b"absent")
+    db.get(k(5))
+    s = db.stats()
+    for field in (
+        "files_per_level",
+        "bytes_per_level",
+        "compression_ratio",
+        "bloom_negatives",
+        "bloom_positives",
+        "block_cache_hits",
+        "block_cache_misses",
+        "wal_bytes",
+        "memtable_bytes",
+        "pending_compaction",
+        "flushes",
+        "compactions",
+        "write_stalls",
+    ):
+        assert field in s
+    assert sum(s["files_per_level"]) >= 1 and s["flushes"] >= 1
+    assert s["compression_ratio"] > 1.5
+    assert s["wal_bytes"] > 3000 * 40
+
+
+def test_concurrent_writers_share_group_commits(open_db):
+    db = open_db(fsync="always", memtable_bytes=1 << 20)
+    errors = []
+
+    def writer(t):
+        try:
+            for i in range(40):
+                db.put(b"t%02d-%03d" % (t, i), b"v")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    s = db.stats()
+    assert s["last_sequence"] == 800
+    assert s["group_commits"] < 800  # some writers rode along with a leader's fsync
+    assert len(list(db.scan())) == 800
+
+
+def test_failed_fsync_refuses_further_writes_until_reopen(db_path, make_options, monkeypatch):
+    db = storage.open(db_path, make_options(fsync="always"))
+    db.put(b"safe", b"1")
+    real_fsync = os.fsync
+
+    def broken(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    with pytest.raises(PersistenceError, match=r"\.log"):
+        db.put(b"lost", b"2")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    with pytest.raises(PersistenceError):
+        db.put(b"after", b"3")  # the fsyncgate lesson: no retry on a failed fsync
+    assert db.get(b"safe") == b"1"  # reads still work
+    db.close()
+    db = storage.open(db_path, make_options(fsync="always"))
+    try:
+        assert db.get(b"safe") == b"1"
+        db.put(b"after", b"3")
+        assert db.get(b"after") == b"3"
+    finally:
+        db.close()
+
+
+def test_full_disk_is_persistence_error(open_db, monkeypatch):
+    db = open_db()
+    real_write = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(PersistenceError, match="No space left"):
+        db.put(b"k", b"v")
+    monkeypatch.setattr(os, "write", real_write)
+    with pytest.raises(PersistenceError):
+        db.put(b"k", b"v")
+
+
+def test_failed_background_flush_stops_writes(open_db, monkeypatch):
+    db = open_db(memtable_bytes=4096)
+    import storage.compactor as compactor
+
+    def broken_builder(*a, **kw):
+        raise PersistenceError("cannot create SSTable: disk full (injected)")
+
+    monkeypatch.setattr(compactor, "TableBuilder", broken_builder)
+    with pytest.raises(PersistenceError, match="injected"):
+        for i in range(10000):
+            db.put(k(i), b"v" * 100)
+    assert db.get(k(0)) == b"v" * 100
+
+
+def test_closed_engine_raises(open_db):
+    db = open_db()
+    db.close()
+    db.close()
+    with pytest.raises(storage.ClosedError):
+        db.put(b"a", b"b")
+    with pytest.raises(storage.ClosedError):
+        db.snapshot()
+
+
+def test_second_open_of_same_directory_is_refused(open_db, db_path, make_options):
+    open_db()
+    with pytest.raises(storage.StorageError, match="locked"):
+        storage.open(db_path, make_options())
+
+
+def test_reads_and_writes_race_with_background_compaction(open_db):
+    db = open_db()
+    stop = threading.Event()
+    failures = []
+
+    def reader():
+        while not stop.is_set():
+            for i in range(0, 2000, 97):
+                v = db.get(k(i))
+                if v is not None and v != b"v" * 30:
+                    failures.append((i, v))
+            n = sum(1 for _ in db.scan(k(0), k(200)))
+            if n > 200:
+                failures.append(("scan", n))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for round_ in range(4):
+            for i in range(2000):
+                db.put(k(i), b"v" * 30)
+            assert db.get(k(round_)) == b"v" * 30
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert not failures
+    assert db.wait_idle(30)
+    assert db.stats()["compactions"] >= 1
