@@ -22,6 +22,7 @@ line is rejected at once (Redis' `strchr` stops at the NUL and waits for more in
 from __future__ import annotations
 
 import re
+from collections import deque
 
 import hiredis
 
@@ -41,6 +42,13 @@ _COUNT_RE = re.compile(rb"\*(0|-?[1-9][0-9]{0,17})\r\n")
 _BULK_RE = re.compile(rb"\$(0|[1-9][0-9]{0,17})\r\n")
 _LL_RE = re.compile(rb"(?:0|-?[1-9][0-9]{0,19})\Z")
 _HTTP_WORDS = (b"POST", b"HOST:")
+# Bytes that would make hiredis accept a non-canonical frame as a list of bytes (`+`, `=`, `(`
+# and `|` elements) or preallocate a big list (`*N`, N >= 1000): such reads take the walker.
+_SUSPECT_RE = re.compile(rb"\r\n[+=(|]|\*[0-9]{4}")
+
+
+class _NotCanonical(Exception):
+    """hiredis returned something a canonical request stream cannot produce."""
 
 
 def string2ll(digits: bytes) -> int | None:
@@ -62,6 +70,7 @@ class RequestReader:
         "_need",
         "_odd",
         "_pos",
+        "_ready",
         "_scan",
         "max_bulk_len",
         "max_inline",
@@ -82,6 +91,7 @@ class RequestReader:
         self._fstart = 0
         self._need = 0  # len(_buf) needed before a new walk can make progress
         self._odd = False  # a header ended in '\r' + non-'\n' (Redis accepts it; hiredis not)
+        self._ready: deque[list[bytes]] = deque()  # frames parsed by the whole-read fast path
 
     # -- input ------------------------------------------------------------------------------
 
@@ -90,7 +100,11 @@ class RequestReader:
         if not data:
             return
         if self._pos >= len(self._buf):
-            self._buf = data if type(data) is bytes else bytes(data)
+            if type(data) is not bytes:
+                data = bytes(data)
+            if self._left < 0 and not self.unauthenticated and self._parse_read(data):
+                return
+            self._buf = data
             self._pos = self._scan = self._fstart = self._need = 0
             return
         buf = self._buf
@@ -102,6 +116,49 @@ class RequestReader:
             self._shift(self._pos)
         buf += data
 
+    def _parse_read(self, data: bytes) -> bool:
+        """Fast path: let hiredis parse a whole read that starts on a frame boundary.
+
+        Safe because every way hiredis could accept a non-canonical frame yields either a
+        non-list frame, a non-bytes element, a hiredis error, or one of the byte pairs that
+        `_SUSPECT_RE` rejects up front; then the read goes to the strict walker instead (no
+        request was returned yet, so nothing ran). A partial frame at the end is handed to
+        the walker from its exact offset, so its limits and errors apply as soon as it arrives.
+        """
+        if data[0] != _STAR or len(data) > self.max_bulk_len or _SUSPECT_RE.search(data):
+            return False
+        hi = self._hi
+        hi.feed(data)
+        frames = []
+        empty = 0  # `*0` frames: skipped like Redis does, but counted for the tail offset
+        try:
+            while (frame := hi.gets()) is not False:
+                if type(frame) is not list:
+                    raise _NotCanonical
+                for arg in frame:
+                    if type(arg) is not bytes:
+                        raise _NotCanonical
+                if frame:
+                    first = frame[0]
+                    if len(first) <= 5 and first.upper() in _HTTP_WORDS:
+                        raise _NotCanonical  # the walker raises HttpProbe in order
+                    frames.append(frame)
+                else:
+                    empty += 1
+        except (_NotCanonical, hiredis.ProtocolError):
+            self._hi = hiredis.Reader()
+            return False
+        self._ready.extend(frames)
+        if not _ends_on_boundary(hi):  # a partial frame: the walker takes over where it starts
+            self._hi = hiredis.Reader()
+            self._buf = data
+            self._pos = _frames_size(frames) + 4 * empty
+            self._scan = self._fstart = self._need = self._pos
+        else:
+            self._buf = b""
+            self._pos = 0
+        return True
+
     def _shift(self, n: int) -> None:
         self._scan -= n
         self._fstart -= n
@@ -110,13 +167,16 @@ class RequestReader:
 
     @property
     def buffered(self) -> int:
-        """Bytes received but not yet returned as requests (for client-query-buffer-limit)."""
+        """Unparsed bytes received (for client-query-buffer-limit; parsed requests waiting in
+        the queue come from one read, so they are bounded by the read size)."""
         return len(self._buf) - self._pos
 
     # -- output -----------------------------------------------------------------------------
 
     def gets(self) -> list[bytes] | None:
         """The next complete request, or None when more bytes are needed."""
+        if self._ready:
+            return self._ready.popleft()  # checked by _parse_read, HTTP probe included
         if self._left < 0:
             # Fast path: a whole, canonical frame at the front of the buffer, walked in one go.
             buf, pos = self._buf, self._pos
@@ -271,6 +331,28 @@ class RequestReader:
         args = split_args(bytes(buf[pos:end]))
         self._pos = nl + 1
         return args
+
+
+def _ends_on_boundary(hi: hiredis.Reader) -> bool:
+    """Whether hiredis stopped exactly between frames (its `has_data()` cannot tell: it has
+    already consumed the type byte of a partial frame). Feed the 4-byte empty frame: it comes
+    back as `[]` first only if no partial frame was pending (a pending one would absorb at
+    least one of its bytes, leaving too few for another `*0\\r\\n`)."""
+    hi.feed(b"*0\r\n")
+    try:
+        return hi.gets() == []
+    except hiredis.ProtocolError:
+        return False
+
+
+def _frames_size(frames: list[list[bytes]]) -> int:
+    """Wire size of canonical non-empty frames; used only when a read ends inside a frame."""
+    total = 0
+    for frame in frames:
+        total += 3 + len(str(len(frame)))
+        for arg in frame:
+            total += 5 + len(str(len(arg))) + len(arg)
+    return total
 
 
 def _slice_frame(buf: bytes | bytearray, start: int, end: int) -> list[bytes]:
