@@ -273,3 +273,8 @@ def lfu_not_selected() -> ReplyError:
         "that when switching between policies at runtime LRU and LFU data will take some "
         "time to adjust."
     )
+
+
+def value_out_of_range(low: int, high: int) -> ReplyError:
+    """Redis' getRangeLongFromObjectOrReply without a custom message (e.g. COPY ... DB n)."""
+    return ReplyError(f"value is out of range, value must between {low} and {high}")
