@@ -93,11 +93,22 @@ def test_hello_3_switches_protocol_and_replies_a_map(call):
     reply = call("HELLO", "3")
     assert call.session.protocol == 3
     assert [k for k, _ in reply.items()] == [
-        b"server", b"version", b"proto", b"id", b"mode", b"role", b"modules",
+        b"server",
+        b"version",
+        b"proto",
+        b"id",
+        b"mode",
+        b"role",
+        b"modules",
     ]
     assert hello_pairs(reply) == {
-        b"server": b"redis", b"version": b"7.0.15", b"proto": 3, b"id": call.session.id,
-        b"mode": b"standalone", b"role": b"master", b"modules": [],
+        b"server": b"redis",
+        b"version": b"7.0.15",
+        b"proto": 3,
+        b"id": call.session.id,
+        b"mode": b"standalone",
+        b"role": b"master",
+        b"modules": [],
     }
 
 
@@ -181,14 +192,25 @@ def test_auth_with_password(locked, args, reply):
         assert err(got) == reply and not locked.session.authenticated
 
 
-@pytest.mark.parametrize("argv", [["PING"], ["ECHO", "x"], ["CLIENT", "ID"], ["SELECT", "1"],
-                                  ["DBSIZE"], ["INFO"], ["COMMAND", "COUNT"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["PING"],
+        ["ECHO", "x"],
+        ["CLIENT", "ID"],
+        ["SELECT", "1"],
+        ["DBSIZE"],
+        ["INFO"],
+        ["COMMAND", "COUNT"],
+    ],
+)
 def test_noauth_before_authentication(locked, argv):
     assert err(locked(*argv)) == NOAUTH
 
 
-@pytest.mark.parametrize("argv", [["AUTH", "pw"], ["HELLO", "2", "AUTH", "default", "pw"],
-                                  ["RESET"], ["QUIT"]])
+@pytest.mark.parametrize(
+    "argv", [["AUTH", "pw"], ["HELLO", "2", "AUTH", "default", "pw"], ["RESET"], ["QUIT"]]
+)
 def test_no_auth_commands_run_before_authentication(locked, argv):
     assert not isinstance(locked(*argv), ReplyError)
 
@@ -273,7 +295,11 @@ def test_client_info_describes_the_caller(call):
     [me] = lines(call("CLIENT", "INFO"))
     assert me["id"] == str(call.session.id)
     assert (me["addr"], me["name"], me["db"], me["cmd"], me["resp"]) == (
-        "127.0.0.1:1", "me", "2", "client|info", "2",
+        "127.0.0.1:1",
+        "me",
+        "2",
+        "client|info",
+        "2",
     )
 
 
