@@ -66,6 +66,9 @@ class Connection:
         self.reader.unauthenticated = not session.authenticated
         self.out = bytearray()  #: encoded replies not yet handed to the kernel
         self.closing = False
+        #: True while a slow reader keeps us waiting for the socket to take more output
+        self.write_blocked = False
+        self._inflight = 0  # unsent bytes of the buffer being written
         self._idle = False  # waiting for input: a push must wake us
         self._greenlet: Any = None
         session.on_kill = self.kill
@@ -175,19 +178,30 @@ class Connection:
                 continue
             with memoryview(data) as view:
                 view = view[sent:]
-                while view:
-                    self.hub.wait(self._ww)
-                    if self.closing:
-                        raise ConnectionAbortedError("killed")
-                    with contextlib.suppress(BlockingIOError):
-                        view = view[send(view) :]
+                self.write_blocked = True
+                try:
+                    while view:
+                        self._inflight = len(view)
+                        self.hub.wait(self._ww)
+                        if self.closing:
+                            raise ConnectionAbortedError("killed")
+                        with contextlib.suppress(BlockingIOError):
+                            view = view[send(view) :]
+                finally:
+                    self.write_blocked = False
+                    self._inflight = 0
+
+    @property
+    def output_pending(self) -> int:
+        """Reply bytes held for this client (CLIENT LIST's omem; bounded, see module doc)."""
+        return len(self.out) + self._inflight
 
     def push(self, value: Any) -> None:
         """Send an out-of-band value (pub/sub message) from any greenlet, in order."""
         if self.closing:
             return
         encode_into(value, self.session.protocol, self.out.extend)
-        if len(self.out) > self.settings.output_hard_limit:
+        if self.output_pending > self.settings.output_hard_limit:
             log.warning("closing %s: output buffer over the hard limit", self.session.addr)
             self.kill()
         elif self._idle and getcurrent() is not self._greenlet:
