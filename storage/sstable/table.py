@@ -118,7 +118,7 @@ class Table:
                 present = True
                 tag = tags[j]
                 if tag < limit:
-                    return tag >> 8, tag & 0xFF, block.values[j]
+                    return tag >> 8, tag & 0xFF, block.value(j)
                 j += 1
         if not present:
             self.bloom_false_positives += 1
@@ -162,11 +162,11 @@ class Table:
     ) -> Iterator[tuple[bytes, int, int, bytes]]:
         for i in range(first, len(self._offsets)):
             block = self._block(i, fill_cache)
-            keys, tags, values = block.keys, block.tags, block.values
+            keys, tags, value = block.keys, block.tags, block.value
             j = bisect_left(keys, start) if i == first and start is not None else 0
             for k in range(j, len(keys)):
                 tag = tags[k]
-                yield keys[k], tag >> 8, tag & 0xFF, values[k]
+                yield keys[k], tag >> 8, tag & 0xFF, value(k)
 
     def _block(self, i: int, fill_cache: bool) -> DecodedBlock:
         """Data block i, from the cache or the file."""
