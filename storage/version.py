@@ -150,6 +150,11 @@ class Version:
     next_file: int = 2
     last_seq: int = 0
     compact_pointers: tuple[bytes | None, ...] = (None,) * NUM_LEVELS
+    #: per level, the files' max keys (a bisect target for point reads; derived, not stored).
+    max_keys: tuple[list[bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_keys", tuple([f.max_key for f in fs] for fs in self.levels))
 
     def apply(self, edit: VersionEdit) -> Version:
         """The version after `edit`. Raises ValueError if it deletes a file that is not live."""
@@ -206,25 +211,10 @@ class Version:
     def file_for_key(self, level: int, key: bytes) -> FileMeta | None:
         """The one file of a sorted level (>= 1) that may hold key."""
         files = self.levels[level]
-        i = bisect.bisect_left(_MaxKeys(files), key)
+        i = bisect.bisect_left(self.max_keys[level], key)
         if i < len(files) and files[i].min_key <= key:
             return files[i]
         return None
-
-
-class _MaxKeys:
-    """A sequence view of max_key so bisect works without building a list per lookup."""
-
-    __slots__ = ("_files",)
-
-    def __init__(self, files: tuple[FileMeta, ...]) -> None:
-        self._files = files
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-    def __getitem__(self, i: int) -> bytes:
-        return self._files[i].max_key
 
 
 def _bytes32(b: bytes) -> bytes:

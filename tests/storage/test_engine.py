@@ -282,8 +282,9 @@ def test_failed_fsync_refuses_further_writes_until_reopen(db_path, make_options,
         db.close()
 
 
-def test_full_disk_is_persistence_error(open_db, monkeypatch):
-    db = open_db()
+@pytest.mark.parametrize("fsync", ["always", "no"])
+def test_full_disk_is_persistence_error(open_db, monkeypatch, fsync):
+    db = open_db(fsync=fsync)
     real_write = os.write
 
     def full(fd, data):
@@ -291,7 +292,8 @@ def test_full_disk_is_persistence_error(open_db, monkeypatch):
 
     monkeypatch.setattr(os, "write", full)
     with pytest.raises(PersistenceError, match="No space left"):
-        db.put(b"k", b"v")
+        db.put(b"k", b"v")  # fsync=always: written now
+        db.flush()  # buffered: written when the WAL is sealed
     monkeypatch.setattr(os, "write", real_write)
     with pytest.raises(PersistenceError):
         db.put(b"k", b"v")
