@@ -58,6 +58,9 @@ class App:
         session.protocol = int(proto)
         return Map({b"proto": session.protocol, b"id": session.id})
 
+    def cmd_argc(self, session: Session, *args: bytes) -> Any:
+        return len(args)
+
     def cmd_null(self, session: Session) -> Any:
         return None
 
@@ -132,6 +135,13 @@ class Client:
     def call(self, request: bytes, reply: bytes) -> None:
         self.send(request)
         self.expect(reply)
+
+    def client_id(self) -> int:
+        """The server-side session id (a round trip: the session is registered by then)."""
+        self.send(b"ID\r\n")
+        line = self.sock.recv(64)
+        assert line.startswith(b":") and line.endswith(b"\r\n"), line
+        return int(line[1:-2])
 
     def read_to_eof(self) -> bytes:
         """Everything until the server closes (fails on timeout: it must close)."""

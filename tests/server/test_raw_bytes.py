@@ -120,16 +120,9 @@ def test_sessions_are_registered_with_their_addresses(server: Server) -> None:
     assert session.authenticated
 
 
-def _client_id(client: Any) -> int:
-    client.send(frame(b"ID"))
-    line = client.sock.recv(64)
-    assert line.startswith(b":") and line.endswith(b"\r\n")
-    return int(line[1:-2])
-
-
 def test_kill_from_another_client_drops_an_idle_client(server: Server) -> None:
     victim, killer = server.connect(), server.connect()
-    victim_id = _client_id(victim)
+    victim_id = victim.client_id()
     killer.call(frame(b"KILL", b"%d" % victim_id), b"+OK\r\n")
     assert victim.read_to_eof() == b""
     killer.call(b"PING\r\n", b"+PONG\r\n")
@@ -138,7 +131,7 @@ def test_kill_from_another_client_drops_an_idle_client(server: Server) -> None:
 
 def test_kill_of_a_client_blocked_in_a_command_sends_it_nothing(server: Server) -> None:
     victim, killer = server.connect(), server.connect()
-    victim_id = _client_id(victim)
+    victim_id = victim.client_id()
     victim.send(frame(b"WAIT", b"e"))
     server.app.entered_event(b"e").wait(5)
     killer.call(frame(b"KILL", b"%d" % victim_id), b"+OK\r\n")
@@ -148,7 +141,7 @@ def test_kill_of_a_client_blocked_in_a_command_sends_it_nothing(server: Server) 
 
 def test_self_kill_replies_then_closes(server: Server) -> None:
     client = server.connect()
-    client_id = _client_id(client)
+    client_id = client.client_id()
     client.send(frame(b"KILL", b"%d" % client_id) + frame(b"PING"))
     assert client.read_to_eof() == b"+OK\r\n"
 
@@ -171,9 +164,9 @@ def test_blocked_client_does_not_block_others(server: Server) -> None:
 )
 def test_push_reaches_an_idle_client(server: Server, protocol: bytes, expected: bytes) -> None:
     subscriber, publisher = server.connect(), server.connect()
+    sub_id = subscriber.client_id()
     subscriber.send(frame(b"HELLO", protocol))
     subscriber.read(len(b"*4\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:1\r\n"))
-    sub_id = server.registry.get(1).id  # type: ignore[union-attr]
     publisher.call(frame(b"PUBLISH", b"%d" % sub_id, b"hi"), b":1\r\n")
     subscriber.expect(expected)
     subscriber.call(b"PING\r\n", b"+PONG\r\n")  # the stream stays in step
@@ -181,7 +174,7 @@ def test_push_reaches_an_idle_client(server: Server, protocol: bytes, expected: 
 
 def test_push_to_self_comes_before_the_reply(server: Server) -> None:
     client = server.connect()
-    client_id = _client_id(client)
+    client_id = client.client_id()
     client.send(frame(b"PUBLISH", b"%d" % client_id, b"me"))
     client.expect(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nme\r\n:1\r\n")
 
