@@ -8,7 +8,8 @@ Probe i of a key sets bit (h + i*delta) mod m, where
     delta = rotl32(h * 0x9E3779B1 mod 2^32, 17) | 1         (Fibonacci-hash mix of h, odd)
 Both hashes derive from one C-speed CRC call, so a query is one C call plus `probes`
 integer steps. Measured on 100k keys at 10 bits/key, 7 probes: 0.76-0.82% false positives
-(theory: 0.82%) for sequential and random keys; ~1.5M queries/s, ~0.8M keys/s to build.
+(theory: 0.82%) for sequential and random keys; ~1.5M queries/s and ~1M keys/s to build
+on an idle core.
 (LevelDB's rotate-by-15 delta on a CRC gave 2.1%: CRC is linear, so it needs the mix.)
 These hash rules are on disk: changing them needs a new format version.
 """
@@ -22,6 +23,7 @@ from collections.abc import Iterable
 _GOLDEN = 0x9E3779B1
 _MASK32 = 0xFFFFFFFF
 _MAX_PROBES = 30
+_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
 
 
 def probes_for(bits_per_key: int) -> int:
@@ -30,22 +32,27 @@ def probes_for(bits_per_key: int) -> int:
 
 
 def build_filter(keys: Iterable[bytes], count: int, bits_per_key: int) -> bytes:
-    """Filter bytes (bits then the probe-count byte) for `count` distinct keys."""
+    """Filter bytes (bits then the probe-count byte) for `count` distinct keys.
+
+    Bits are first set in a one-byte-per-bit scratch array (a plain store is ~30% faster
+    in CPython than `bits[p >> 3] |= mask`), then packed in C via int(..., 2); the scratch
+    costs `count * bits_per_key` bytes while finish() runs.
+    """
     probes = probes_for(bits_per_key)
     nbits = max(64, count * bits_per_key)
     nbits = (nbits + 7) & ~7
-    bits = bytearray(nbits >> 3)
+    flags = bytearray(nbits)
     crc = zlib.crc32
     for key in keys:
         h = crc(key)
         p = (h * _GOLDEN) & _MASK32
         delta = (((p >> 15) | (p << 17)) & _MASK32) | 1
         for _ in range(probes):
-            pos = h % nbits
-            bits[pos >> 3] |= 1 << (pos & 7)
+            flags[h % nbits] = 1
             h += delta
-    bits.append(probes)
-    return bytes(bits)
+    # flags[i] is bit i; reversed as a base-2 string it is the little-endian integer.
+    as_digits = flags.translate(_TO_DIGITS)[::-1]
+    return int(as_digits, 2).to_bytes(nbits >> 3, "little") + bytes((probes,))
 
 
 class BloomFilter:
