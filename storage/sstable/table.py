@@ -105,21 +105,26 @@ class Table:
         i = bisect_left(index_keys, key)
         present = i < count and index_keys[i] == key
         # Blocks that end with newer versions of `key` cannot hold the one we want.
-        while i < count and index_keys[i] == key and self._index_seqs[i] > snapshot_seq:
+        while present and i < count and index_keys[i] == key and self._index_seqs[i] > snapshot_seq:
             i += 1
         if i < count:
-            block = self._block(i, True)
+            # The block-cache lookup is inlined: this is the engine's hottest path.
+            cache = self._cache
+            block = None if cache is None else cache.get((self.file_number, self._offsets[i]))
+            if block is None:
+                block = self._load_block(i, True)
             keys = block.keys
             j = bisect_left(keys, key)
-            limit = (snapshot_seq + 1) << 8
-            tags = block.tags
             n = len(keys)
-            while j < n and keys[j] == key:
-                present = True
-                tag = tags[j]
-                if tag < limit:
-                    return tag >> 8, tag & 0xFF, block.value(j)
-                j += 1
+            if j < n and keys[j] == key:
+                limit = (snapshot_seq + 1) << 8
+                tags = block.tags
+                while j < n and keys[j] == key:
+                    tag = tags[j]
+                    if tag < limit:
+                        return tag >> 8, tag & 0xFF, block.value(j)
+                    j += 1
+                return None
         if not present:
             self.bloom_false_positives += 1
         return None
@@ -170,15 +175,19 @@ class Table:
 
     def _block(self, i: int, fill_cache: bool) -> DecodedBlock:
         """Data block i, from the cache or the file."""
-        offset = self._offsets[i]
         cache = self._cache
         if cache is not None:
-            block = cache.get((self.file_number, offset))
+            block = cache.get((self.file_number, self._offsets[i]))
             if block is not None:
                 return block
+        return self._load_block(i, fill_cache)
+
+    def _load_block(self, i: int, fill_cache: bool) -> DecodedBlock:
+        """Read, check and decode data block i; insert it in the cache if asked."""
+        offset = self._offsets[i]
         block = decode_records(self._read_block(offset, self._sizes[i]), self.path, offset)
-        if cache is not None and fill_cache:
-            cache.put((self.file_number, offset), block, block.charge)
+        if self._cache is not None and fill_cache:
+            self._cache.put((self.file_number, offset), block, block.charge)
         return block
 
     def _read_block(self, offset: int, size: int) -> bytes:
