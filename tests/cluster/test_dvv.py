@@ -346,3 +346,25 @@ def test_context_token_is_printable_and_round_trips() -> None:
     assert dvv.decode_context(token) == ctx
     assert dvv.decode_context(token.decode()) == ctx
     assert dvv.decode_context(dvv.encode_context(())) == ()
+
+
+def test_docs_shopping_cart_example() -> None:
+    """docs/cluster.md's worked example, step by step."""
+    s1 = put("book", (), None, "n1")
+    alice = dvv.join(s1)
+    assert alice == (("n1", 1),)
+    s2 = put("book,pen", alice, s1, "n1")  # the phone
+    assert shape(s2) == ([("n1", 2, ["book,pen"])], [])
+    s3 = put("book,lamp", alice, s2, "n2")  # the laptop, same stale context, another node
+    assert shape(s3) == ([("n1", 2, ["book,pen"]), ("n2", 1, ["book,lamp"])], [])
+    read = dvv.join(s3)
+    assert read == (("n1", 2), ("n2", 1))
+    merged = sorted({item for s in dvv.values(s3) for item in s.value.decode().split(",")})
+    s4 = put(",".join(merged), read, s3, "n3")
+    assert [s.value for s in dvv.values(s4)] == [b"book,lamp,pen"]
+    first = dvv.update(dvv.new([Sibling(b"x" * 10, 1700000000000)]), None, "node-1")
+    second = dvv.update(
+        dvv.new([Sibling(b"y" * 10, 1700000000001)], dvv.join(first)), first, "node-2"
+    )
+    assert len(dvv.encode(second)) == 43
+    assert dvv.encode_context(dvv.join(second)) == b"AQIGbm9kZS0xAQZub2RlLTIB"
