@@ -55,12 +55,20 @@ def build_context(
     """Everything below the server, for one node. Tests call this to drive commands directly."""
     store = LocalStore(engine, offload) if offload else LocalStore(engine)
     keyspace = Keyspace(store, node_id=config.effective_node_id.encode())
-    return Context(
+    ctx = Context(
         keyspace=keyspace,
         config=config,
         registry=build_registry(),
         sessions=SessionRegistry(config.maxclients),
     )
+    ctx.info_sections["storage"] = lambda: _info_fields(store.info())
+    return ctx
+
+
+def _info_fields(stats: dict[str, Any]) -> dict[str, Any]:
+    """INFO lines are `name:value`; lists (per-level figures) become comma-separated."""
+    return {k: ",".join(map(str, v)) if isinstance(v, list | tuple) else v
+            for k, v in stats.items()}
 
 
 def build_dispatcher(ctx: Context) -> Dispatcher:
