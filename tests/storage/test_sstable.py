@@ -3,6 +3,7 @@ concurrency, and one named test per corruption case."""
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
@@ -20,6 +21,7 @@ from storage.errors import (
     ChecksumMismatchError,
     ClosedError,
     LengthPastEndError,
+    PersistenceError,
     UnsupportedVersionError,
 )
 from storage.options import Options
@@ -259,6 +261,47 @@ def test_existing_file_is_replaced(tmp_path: Path) -> None:
     path.write_bytes(b"leftover from a crashed compaction" * 100)
     build(path, [(b"k", 1, KIND_PUT, b"v")])
     assert list(open_table(path).iter()) == [(b"k", 1, KIND_PUT, b"v")]
+
+
+def test_fsync_failure_is_persistence_error_and_abandon_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "nospace.sst"
+    builder = TableBuilder(str(path), Options())
+    builder.add(b"k", 1, KIND_PUT, b"v")
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(PersistenceError, match="No space left"):
+        builder.finish()
+    builder.abandon()
+    assert not path.exists()
+
+
+def test_write_failure_during_add_is_persistence_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builder = TableBuilder(str(tmp_path / "eio.sst"), Options(block_size=64))
+
+    class BrokenFile:
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.EIO, "I/O error")
+
+        def close(self) -> None:
+            pass
+
+    builder._file = BrokenFile()  # type: ignore[assignment]
+    with pytest.raises(PersistenceError, match="I/O error"):
+        for entry in numbered(100):
+            builder.add(*entry)
+    builder.abandon()
+
+
+def test_create_in_missing_directory_is_persistence_error(tmp_path: Path) -> None:
+    with pytest.raises(PersistenceError):
+        TableBuilder(str(tmp_path / "no" / "such" / "dir.sst"), Options())
 
 
 def test_estimated_size_tracks_the_final_size(tmp_path: Path) -> None:
@@ -560,6 +603,16 @@ def test_corruption_empty_or_tiny_file(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "tiny.sst"
     path.write_bytes(content)
     _expect(LengthPastEndError, path)
+
+
+def test_failed_open_closes_its_file_descriptor(tmp_path: Path) -> None:
+    path = tmp_path / "bad.sst"
+    path.write_bytes(b"garbage" * 100)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        with pytest.raises(BadMagicError):
+            open_table(path)
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_corruption_tiny_foreign_file_is_bad_magic(tmp_path: Path) -> None:
