@@ -17,7 +17,7 @@ from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
 from respdyn.keyspace.keyspace import Entry, Keyspace
 from respdyn.keyspace.record import Kind
-from respdyn.protocol.reply import OK
+from respdyn.protocol.reply import OK, Map
 from respdyn.session import Session
 
 table = CommandTable("string")
@@ -429,3 +429,133 @@ def incrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
     value = add_long_double(b"0" if entry is None else entry.payload, args[1])
     _rewrite(ks, db, key, entry, value)
     return value
+
+
+# --- LCS -------------------------------------------------------------------------------------
+
+#: the LCS table respdyn agrees to build, in cells (bits): 128 MiB. Redis allocates 4 bytes a
+#: cell and answers its out-of-memory error when that fails; respdyn refuses earlier so one
+#: request cannot stall every client on this event loop.
+LCS_MAX_CELLS = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class LcsOptions:
+    """LCS's LEN, IDX, MINMATCHLEN n (negative counts as 0) and WITHMATCHLEN."""
+
+    length: bool = False
+    idx: bool = False
+    min_match_len: int = 0
+    with_match_len: bool = False
+
+    @classmethod
+    def parse(cls, args: list[bytes]) -> LcsOptions:
+        length = idx = with_len = False
+        min_len = 0
+        i, n = 0, len(args)
+        while i < n:
+            opt = args[i].upper()
+            if opt == b"IDX":
+                idx = True
+            elif opt == b"LEN":
+                length = True
+            elif opt == b"WITHMATCHLEN":
+                with_len = True
+            elif opt == b"MINMATCHLEN" and i + 1 < n:
+                min_len = max(0, to_int(args[i + 1]))
+                i += 1
+            else:
+                raise errors.syntax_error()
+            i += 1
+        if idx and length:
+            raise errors.ReplyError(
+                "If you want both the length and indexes, please just use IDX."
+            )
+        return cls(length, idx, min_len, with_len)
+
+
+def lcs_rows(a: bytes, b: bytes) -> list[int]:
+    """Bit-parallel LCS table (Allison & Dix 1986; Crochemore et al. 2001): row i is a
+    len(b)-bit integer whose zero bits among the low j mark where LCS(i, j) grows, so
+    LCS(i, j) = j - popcount(row_i & (2**j - 1)). O(len(a) * len(b) / word) time."""
+    mask = (1 << len(b)) - 1
+    positions: dict[int, int] = {}
+    for byte in set(b):
+        bits = b.translate(bytes(0x31 if c == byte else 0x30 for c in range(256)))
+        positions[byte] = int(bits[::-1], 2)
+    rows = [mask]
+    v = mask
+    for byte in a:
+        u = v & positions.get(byte, 0)
+        v = ((v + u) | (v - u)) & mask
+        rows.append(v)
+    return rows
+
+
+def lcs_walk(a: bytes, b: bytes, rows: list[int], opts: LcsOptions) -> tuple[bytes, list]:
+    """Redis' backward walk over the table: the common subsequence and the matched ranges
+    (newest first), with Redis' choice at every tie so the ranges are the ones it reports."""
+
+    def lcs(i: int, j: int) -> int:
+        return j - (rows[i] & ((1 << j) - 1)).bit_count()
+
+    out = bytearray()
+    matches: list[list] = []
+    i, j = len(a), len(b)
+    start = None  # (a_start, a_end, b_start, b_end) of the range being grown
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            out.append(a[i - 1])
+            if start is None:
+                start = (i - 1, i - 1, j - 1, j - 1)
+            elif start[0] == i and start[2] == j:
+                start = (i - 1, start[1], j - 1, start[3])
+            else:
+                emit = True
+            if start[0] == 0 or start[2] == 0:
+                emit = True
+            i, j = i - 1, j - 1
+        else:
+            if lcs(i - 1, j) > lcs(i, j - 1):
+                i -= 1
+            else:
+                j -= 1
+            emit = start is not None
+        if emit and start is not None:
+            length = start[1] - start[0] + 1
+            if length >= opts.min_match_len:
+                match = [[start[0], start[1]], [start[2], start[3]]]
+                matches.append([*match, length] if opts.with_match_len else match)
+            start = None
+    return bytes(reversed(out)), matches
+
+
+@table.command(
+    "lcs", -3, "readonly", keys=(1, 2, 1), since="7.0.0",
+    summary="Finds the longest common subsequence of two string values.",
+    complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+    support="differs", note="refuses tables above 2^30 cells (Redis: until allocation fails)",
+)
+def lcs(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    try:
+        opts, problem = LcsOptions.parse(args[2:]), None
+    except errors.ReplyError as exc:  # Redis reports a key of the wrong type first
+        opts, problem = LcsOptions(), exc
+    ks, db = ctx.keyspace, session.db
+    entries = [ks.lookup(db, args[0]), ks.lookup(db, args[1])]
+    if any(e is not None and e.kind != STRING for e in entries):
+        raise errors.ReplyError("The specified keys must contain string values")
+    if problem is not None:
+        raise problem
+    a, b = (b"" if e is None else e.payload for e in entries)
+    if (len(a) + 1) * (len(b) + 1) > LCS_MAX_CELLS:
+        raise errors.ReplyError("Insufficient memory, failed allocating transient memory for LCS")
+    rows = lcs_rows(a, b)
+    total = len(b) - rows[-1].bit_count()
+    if opts.length:
+        return total
+    common, matches = lcs_walk(a, b, rows, opts)
+    if opts.idx:
+        return Map([(b"matches", matches), (b"len", total)])
+    return common

@@ -9,7 +9,7 @@ from respdyn.commands import args, strings
 from respdyn.commands.context import Context
 from respdyn.errors import ReplyError
 from respdyn.keyspace.record import Kind
-from respdyn.protocol.reply import OK, Status
+from respdyn.protocol.reply import OK, Map, Status
 
 # --- INCRBYFLOAT's long double arithmetic (respdyn.commands.args) ---------------------------
 
@@ -123,6 +123,7 @@ REDIS_COMMAND_INFO = {
     "incrby": (3, {"write", "denyoom", "fast"}, 1, 1, 1),
     "decrby": (3, {"write", "denyoom", "fast"}, 1, 1, 1),
     "incrbyfloat": (3, {"write", "denyoom", "fast"}, 1, 1, 1),
+    "lcs": (-3, {"readonly"}, 1, 2, 1),
 }
 
 
@@ -620,3 +621,79 @@ def test_incrbyfloat_errors(call, initial: bytes, incr: str, error: str) -> None
     call("SET", "k", initial)
     assert err(call("INCRBYFLOAT", "k", incr)) == error
     assert call("GET", "k") == initial
+
+
+# --- LCS -------------------------------------------------------------------------------------
+
+
+def naive_lcs_table(a: bytes, b: bytes) -> list[list[int]]:
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            if a[i - 1] == b[j - 1]:
+                table[i][j] = table[i - 1][j - 1] + 1
+            else:
+                table[i][j] = max(table[i - 1][j], table[i][j - 1])
+    return table
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(b"", b""), (b"abc", b""), (b"ohmytext", b"mynewtext"), (b"abcabcabc", b"cbacba"),
+     (b"\x00\xff\x00", b"\xff\x00"), (bytes(range(256)), bytes(range(255, -1, -1)))],
+)
+def test_lcs_bit_rows_equal_the_dynamic_programming_table(a: bytes, b: bytes) -> None:
+    rows = strings.lcs_rows(a, b)
+    table = naive_lcs_table(a, b)
+    for i in range(len(a) + 1):
+        for j in range(len(b) + 1):
+            assert j - (rows[i] & ((1 << j) - 1)).bit_count() == table[i][j]
+
+
+def test_lcs(call) -> None:
+    """The example of Redis' LCS documentation."""
+    call("MSET", "key1", "ohmytext", "key2", "mynewtext")
+    assert call("LCS", "key1", "key2") == b"mytext"
+    assert call("LCS", "key1", "key2", "LEN") == 6
+    assert call("LCS", "key1", "key2", "IDX") == Map(
+        [(b"matches", [[[4, 7], [5, 8]], [[2, 3], [0, 1]]]), (b"len", 6)]
+    )
+    assert call("LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN") == Map(
+        [(b"matches", [[[4, 7], [5, 8], 4]]), (b"len", 6)]
+    )
+    assert call("LCS", "key1", "key2", "idx", "minmatchlen", "-5") == call(
+        "LCS", "key1", "key2", "IDX"
+    )
+    assert call("LCS", "no1", "no2") == b""
+    assert call("LCS", "no1", "no2", "IDX") == Map([(b"matches", []), (b"len", 0)])
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (["IDX", "LEN"], "ERR If you want both the length and indexes, please just use IDX."),
+        (["FOO"], SYNTAX),
+        (["MINMATCHLEN"], SYNTAX),
+        (["MINMATCHLEN", "x"], NOT_INT),
+    ],
+)
+def test_lcs_errors(call, options: list[str], error: str) -> None:
+    call("SET", "a", "abc")
+    assert err(call("LCS", "a", "b", *options)) == error
+
+
+def test_lcs_wrong_type_reported_before_syntax(ctx, call) -> None:
+    make_hash(ctx)
+    text = "ERR The specified keys must contain string values"
+    assert err(call("LCS", "h", "x")) == text
+    assert err(call("LCS", "x", "h", "FOO")) == text
+
+
+def test_lcs_refuses_huge_tables(call, monkeypatch) -> None:
+    monkeypatch.setattr(strings, "LCS_MAX_CELLS", 121)
+    call("MSET", "a", "x" * 10, "b", "x" * 10)
+    assert call("LCS", "a", "b", "LEN") == 10  # (10 + 1) * (10 + 1) cells: allowed
+    call("SET", "a", "x" * 11)  # 132 cells: refused
+    assert err(call("LCS", "a", "b")) == (
+        "ERR Insufficient memory, failed allocating transient memory for LCS"
+    )
