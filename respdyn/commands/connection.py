@@ -28,6 +28,7 @@ table = CommandTable("connection")
 SERVER_NAME = b"redis"
 SERVER_VERSION = b"7.0.15"
 DEFAULT_USER = b"default"
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 #: flags of the commands that must work before authentication (Redis marks them no_auth)
 _NO_AUTH = "noscript loading stale fast no_auth allow_busy"
@@ -116,8 +117,8 @@ def quit_(ctx: Context, session: Session, args: list[bytes]) -> Any:
 )
 def select(ctx: Context, session: Session, args: list[bytes]) -> Any:
     index = to_int(args[0])
-    if not -(2**31) <= index < 2**31:  # Redis parses an int here, not a long long
-        raise errors.not_integer()
+    if not INT_MIN <= index <= INT_MAX:  # Redis parses a C int here, not a long long
+        raise errors.value_out_of_range(INT_MIN, INT_MAX)
     if not 0 <= index < ctx.config.databases:
         raise errors.db_out_of_range()
     session.db = index

@@ -62,7 +62,8 @@ def test_quit_replies_ok_then_closes(call):
         ("-1", "ERR DB index is out of range"),
         ("x", NOT_INT),
         ("1.5", NOT_INT),
-        ("2147483648", NOT_INT),
+        ("2147483648", "ERR value is out of range, value must between -2147483648 and 2147483647"),
+        ("99999999999999999999", NOT_INT),
         ("", NOT_INT),
     ],
 )
