@@ -175,6 +175,17 @@ class Ring:
                     break
         return seen
 
+    def transfers(self, new: Ring) -> list[tuple[int, str, str]]:
+        """``(partition, from_node, to_node)`` for each partition that changes owner between
+        this ring and `new` (same Q): the handoffs a ring change implies."""
+        if len(new.owners) != len(self.owners):
+            raise ValueError("rings with different partition counts")
+        return [
+            (p, old, now)
+            for p, (old, now) in enumerate(zip(self.owners, new.owners, strict=True))
+            if old != now
+        ]
+
     # ---- versions and wire form ---------------------------------------------------------------
 
     @staticmethod

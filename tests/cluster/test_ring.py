@@ -224,3 +224,41 @@ GOOD = Ring(7, ("a", "b"), tuple("abab")).encode()
 def test_decode_rejects(name: str, data: bytes) -> None:
     with pytest.raises(ValueError):
         Ring.decode(data)
+
+
+# ---- random membership histories (Hypothesis) --------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 11)), min_size=1, max_size=12))
+def test_random_joins_and_leaves_keep_invariants(changes: list[tuple[bool, int]]) -> None:
+    ring = Ring.initial(["n00", "n01"])
+    for join, k in changes:
+        node = f"n{k:02d}"
+        if join == (node in ring.members) or (not join and len(ring.members) == 1):
+            continue
+        after = ring.with_node(node) if join else ring.without_node(node)
+        q, s = ring.q, len(ring.members)
+        needed = q // (s + 1) if join else len(ring.partitions_of(node))
+        assert needed <= len(ring.transfers(after)) <= needed + q // 16
+        counts = after.counts()
+        assert max(counts.values()) - min(counts.values()) <= 1
+        assert set(after.owners) <= set(after.members)
+        assert after.epoch == ring.epoch + 1
+        for p in range(0, q, 7):
+            pref = after.preference_list(p, 3)
+            assert len(set(pref)) == min(3, len(after.members))
+        ring = after
+    assert Ring.decode(ring.encode()) == ring
+
+
+def test_transfers_lists_the_handoffs() -> None:
+    before = Ring.initial(nodes(4))
+    after = before.with_node("x")
+    moves = before.transfers(after)
+    assert len(moves) == 12 and all(to == "x" for _, _, to in moves)
+    assert moves[:3] == [(0, "n00", "x"), (4, "n00", "x"), (8, "n00", "x")]
+    assert {p for p, _, _ in moves} == {p for p in range(64) if before.owner(p) != after.owner(p)}
+    assert before.transfers(before) == []
+    with pytest.raises(ValueError):
+        before.transfers(Ring.initial(nodes(4), q=128))
