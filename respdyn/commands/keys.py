@@ -42,10 +42,9 @@ table.command(
 )(_delete)
 table.command(
     "unlink", -2, "write fast", keys=(1, -1, 1), since="4.0.0",
-    summary="Deletes keys; returns how many existed (the same as DEL here).",
+    summary="Deletes keys; returns how many existed. The same as DEL here: the storage "
+    "engine reclaims space in compaction, so there is no large free to move off the loop.",
     complexity="O(1) for each key removed regardless of its size.",
-    support="differs", note="deletes synchronously, like DEL: the LSM engine frees space "
-    "in compaction, so there is no large-value free to move off the main thread",
 )(_delete)
 
 
@@ -61,9 +60,8 @@ def exists(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "touch", -2, "readonly fast", keys=(1, -1, 1), since="3.2.1",
-    summary="Counts how many of the keys exist (the access time is not tracked).",
+    summary="Counts how many of the keys exist (respdyn keeps no access times to update).",
     complexity="O(N) where N is the number of keys that will be touched.",
-    support="differs", note="respdyn keeps no LRU/LFU access data, so nothing is updated",
 )
 def touch(ctx: Context, session: Session, args: list[bytes]) -> int:
     return exists(ctx, session, args)
