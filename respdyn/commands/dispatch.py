@@ -13,6 +13,7 @@ from respdyn import errors
 from respdyn.commands.context import Context
 from respdyn.commands.spec import CommandSpec
 from respdyn.errors import ReplyError
+from respdyn.keyspace import request
 from respdyn.session import Session
 from storage.errors import PersistenceError, StorageError
 
@@ -62,6 +63,7 @@ class Dispatcher:
         """Call the handler with the counters and the error mapping around it."""
         entry = self.stats.command(spec.name)
         started = time.perf_counter()
+        override = request.consistency.set(session.extra.get(request.SESSION_KEY))
         try:
             reply = spec.handler(self.ctx, session, args)  # type: ignore[misc]
         except ReplyError as exc:
@@ -74,6 +76,8 @@ class Dispatcher:
         except Exception:
             log.exception("internal error in %s", spec.name)
             reply = ReplyError("internal error")
+        finally:
+            request.consistency.reset(override)
         entry.calls += 1
         entry.usec += int((time.perf_counter() - started) * 1_000_000)
         if isinstance(reply, ReplyError):
