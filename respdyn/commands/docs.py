@@ -88,8 +88,42 @@ def key_specs(spec: CommandSpec) -> list[Map]:
     ]
 
 
+#: the order in which Redis 7.0 lists ACL categories (acl.c's category table)
+ACL_ORDER = (
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+)
+
+
+def ordered_categories(spec: CommandSpec) -> list[str]:
+    """The spec's ACL categories in Redis' order (unknown ones last, as given)."""
+    rank = {f"@{name}": i for i, name in enumerate(ACL_ORDER)}
+    return sorted(spec.acl_categories(), key=lambda c: rank.get(c, len(rank)))
+
+
 def command_info(spec: CommandSpec) -> list[Any]:
-    """One COMMAND INFO entry, subcommands included for containers."""
+    """One COMMAND INFO entry. Subcommands are an array for containers and an empty set for
+    the others: Redis 7.0's exact RESP3 types."""
+    subcommands = [command_info(sub) for sub in spec.subcommands.values()]
     return [
         spec.name.encode(),
         spec.arity,
@@ -97,10 +131,10 @@ def command_info(spec: CommandSpec) -> list[Any]:
         spec.keys.first,
         spec.keys.last,
         spec.keys.step,
-        Set([Status(c) for c in spec.acl_categories()]),
+        Set([Status(c) for c in ordered_categories(spec)]),
         Set([]),  # command tips: respdyn declares none
         Set(key_specs(spec)),
-        [command_info(sub) for sub in spec.subcommands.values()],
+        subcommands if subcommands else Set([]),
     ]
 
 
