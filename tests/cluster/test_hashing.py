@@ -30,6 +30,14 @@ REDIS_KEYSLOT = [
     (b"{{}", 4092),  # tag is "{", same slot as the key "{"
     (b"x{}y{z}", 15453),
     (b"123456789", 12739),
+    (b"bin\x00\xff{\x01}", 4129),  # binary-safe; tag is b"\x01"
+    (b"\x00", 0),
+    (b"\xff\xfe\xfd", 287),
+    (b"{\x00}abc", 0),
+    (b"a" * 1000, 6383),
+    ("ключ".encode(), 10303),
+    (b"{}{x}", 3257),  # empty first tag: whole key, not "x"
+    (b"{{x}}", 11068),
 ]
 
 
