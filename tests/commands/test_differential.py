@@ -1,5 +1,6 @@
 """The same command sequences sent to a real redis-server 7.0 (raw RESP over a socket) and to
-respdyn's dispatcher (encoded with the production RESP2 encoder); the reply bytes must be equal.
+respdyn's dispatcher (encoded with the production encoder), in RESP2 and RESP3; the reply bytes
+must be equal.
 
 Only commands whose output order Redis leaves unspecified (KEYS, SCAN) are compared after
 sorting. A Hypothesis test adds random sequences over a few keys on top of the fixed scenarios.
@@ -31,28 +32,30 @@ def encode_command(argv: list[bytes]) -> bytes:
 
 
 def read_reply(stream: Any) -> tuple[Any, bytes]:
-    """(normalised value, raw bytes) of one RESP2 reply. Status and error replies become
-    ("+", text) / ("-", text) so they never compare equal to bulk strings."""
+    """(normalised value, raw bytes) of one RESP2 or RESP3 reply. Simple types keep their
+    marker (("+", text), ("-", text), (",", text)...) so a status never equals a bulk string."""
     line = stream.readline()
     if not line.endswith(b"\r\n"):
         raise ConnectionError(f"truncated reply {line!r}")
     kind, body = line[:1], line[1:-2]
-    if kind in (b"+", b"-"):
+    if kind in (b"+", b"-", b",", b"#", b"("):
         return (kind.decode(), body), line
     if kind == b":":
         return int(body), line
-    if kind == b"$":
+    if kind == b"_":
+        return None, line
+    if kind in (b"$", b"=", b"!"):
         size = int(body)
         if size < 0:
             return None, line
         data = stream.read(size + 2)
-        return data[:-2], line + data
-    if kind == b"*":
+        return (data[:-2] if kind == b"$" else (kind.decode(), data[:-2])), line + data
+    if kind in (b"*", b"~", b">", b"%"):
         size = int(body)
         if size < 0:
             return None, line
         items, raws = [], [line]
-        for _ in range(size):
+        for _ in range(size * 2 if kind == b"%" else size):
             value, raw = read_reply(stream)
             items.append(value)
             raws.append(raw)
@@ -61,7 +64,7 @@ def read_reply(stream: Any) -> tuple[Any, bytes]:
 
 
 class RawClient:
-    """One connection to redis-server, speaking raw RESP2."""
+    """One connection to redis-server, speaking raw RESP (2 or 3, after HELLO)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.sock = socket.create_connection((host, port), timeout=10)
@@ -88,9 +91,13 @@ def redis(tmp_path_factory) -> Iterator[RawClient]:
             client.close()
 
 
-@pytest.fixture
-def both(redis: RawClient, call) -> Any:
-    """Send one command to both servers and compare; databases start empty."""
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def both(request, redis: RawClient, call) -> Any:
+    """Send one command to both servers and compare, in RESP2 and in RESP3; databases start
+    empty."""
+    protocol = request.param
+    redis([b"HELLO", b"%d" % protocol])
+    call.session.protocol = protocol
     redis([b"FLUSHALL"])
     redis([b"SELECT", b"0"])
 
@@ -102,7 +109,7 @@ def both(redis: RawClient, call) -> Any:
         reply = call(*args)
         if args[0].upper() == b"SELECT" and not isinstance(reply, Exception):
             call.session.db = int(args[1])  # in case SELECT is not served by this dispatcher
-        actual_raw = encode(reply, 2)
+        actual_raw = encode(reply, protocol)
         if unordered:
             actual, _ = read_reply(io.BytesIO(actual_raw))
             assert _sorted(actual) == _sorted(expected), argv
@@ -357,6 +364,8 @@ COMMANDS = st.one_of(
 )
 @given(script=st.lists(COMMANDS, min_size=1, max_size=25))
 def test_random_sequences(redis, call, script: list[tuple[str, ...]]) -> None:
+    redis([b"HELLO", b"2"])
+    call.session.protocol = 2
     redis([b"FLUSHALL"])
     call.ctx.keyspace.flushall()
     call.session.db = 0
