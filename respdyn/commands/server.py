@@ -123,17 +123,28 @@ def command_docs(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return Map([(spec.name.encode(), docs.command_doc(spec)) for spec in specs])
 
 
-def _filter_by(ctx: Context, kind: bytes, value: bytes) -> Callable[[CommandSpec], bool]:
-    """COMMAND LIST FILTERBY (MODULE name | ACLCAT category | PATTERN glob)."""
-    kind = kind.lower()
-    if kind == b"pattern":
-        return lambda spec: glob.match(value, spec.name.encode(), nocase=True)
-    if kind == b"aclcat":
-        category = "@" + value.decode("latin-1").lower()
-        return lambda spec: category in spec.acl_categories()
-    if kind == b"module":
-        return lambda spec: False  # respdyn has no modules
-    raise errors.syntax_error()
+Filter = Callable[[CommandSpec], bool]
+
+
+def _by_pattern(value: bytes) -> Filter:
+    return lambda spec: glob.match(value, spec.name.encode(), nocase=True)
+
+
+def _by_aclcat(value: bytes) -> Filter:
+    category = "@" + value.decode("latin-1").lower()
+    return lambda spec: category in spec.acl_categories()
+
+
+def _by_module(value: bytes) -> Filter:
+    return lambda spec: False  # respdyn has no modules
+
+
+#: COMMAND LIST FILTERBY (MODULE name | ACLCAT category | PATTERN glob)
+_FILTERS: dict[bytes, Callable[[bytes], Filter]] = {
+    b"pattern": _by_pattern,
+    b"aclcat": _by_aclcat,
+    b"module": _by_module,
+}
 
 
 @table.command(
@@ -145,11 +156,14 @@ def _filter_by(ctx: Context, kind: bytes, value: bytes) -> Callable[[CommandSpec
     arguments=(("FILTERBY", "pure-token", "optional"),),
 )
 def command_list(ctx: Context, session: Session, args: list[bytes]) -> Any:
-    keep: Callable[[CommandSpec], bool] = lambda spec: True  # noqa: E731
+    keep: Filter = lambda spec: True  # noqa: E731
     if args:
         if len(args) != 3 or args[0].lower() != b"filterby":
             raise errors.syntax_error()
-        keep = _filter_by(ctx, args[1], args[2])
+        make = _FILTERS.get(args[1].lower())
+        if make is None:
+            raise errors.syntax_error()
+        keep = make(args[2])
     return [name.encode() for name, spec in docs.all_names(ctx.registry) if keep(spec)]
 
 
