@@ -11,8 +11,9 @@ share a tag share a slot, hence a partition and a replica set (multi-key command
 
 Speed: this runs on every request. ``binascii.crc_hqx`` is CPython's C implementation of exactly
 this CRC (CRC-16/CCITT with a caller-supplied initial value; 0 gives XMODEM) driven by a 256-entry
-table, so it is the table-driven CRC without a Python loop per byte (~40x faster than a pure-Python
-table loop; tests check it against a table-driven reference).
+table, so it is the table-driven CRC without a Python loop per byte. Measured: `key_slot` takes
+~0.2 us for a 17-byte key and ~0.4 us for 100 bytes; a pure-Python table loop takes 1.6 and 9 us
+(tests check the two agree).
 """
 
 from __future__ import annotations
