@@ -139,12 +139,16 @@ def run(tokens: list[Token], string: bytes) -> tuple[bool, int]:
 _END = b""
 
 
+def is_literal(pattern: bytes) -> bool:
+    """True if the pattern matches exactly itself (no `*`, `?`, `[` or backslash)."""
+    return not any(c in pattern for c in b"*?[\\")
+
+
 def matcher(pattern: bytes, nocase: bool = False) -> Callable[[bytes], bool]:
     """A predicate for one pattern, compiled once for a whole KEYS/SCAN."""
     if pattern == b"*":
         return bool  # Redis' quirk: `*` does not match the empty string
-    special = any(c in pattern for c in b"*?[\\")
-    if not special and not nocase:
+    if not nocase and is_literal(pattern):
         return pattern.__eq__
     tokens = tokenize(pattern, nocase)
     return lambda s: run(tokens, s)[0]

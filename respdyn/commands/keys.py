@@ -310,8 +310,10 @@ def persist(ctx: Context, session: Session, args: list[bytes]) -> int:
     support="differs", note="keys come in hash-slot order rather than Redis' hash-table order",
 )
 def keys(ctx: Context, session: Session, args: list[bytes]) -> list[bytes]:
-    pattern = args[0]
-    found = ctx.keyspace.iter_keys(session.db)
+    pattern, db = args[0], session.db
+    if glob.is_literal(pattern):  # only one key can match: look it up instead of scanning
+        return [pattern] if ctx.keyspace.exists(db, pattern) else []
+    found = ctx.keyspace.iter_keys(db)
     if pattern == b"*":
         return list(found)
     matches = glob.matcher(pattern)

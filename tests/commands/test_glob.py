@@ -115,3 +115,12 @@ def test_quadratic_worst_case_is_bounded() -> None:
 
 def test_stars_collapse() -> None:
     assert glob.tokenize(b"a***b") == glob.tokenize(b"a*b")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [(b"plain", True), (b"", True), (b"a*", False), (b"a?", False), (b"[a]", False),
+     (b"a\\b", False), (b"a]b", True), (b"a-^b", True)],
+)
+def test_is_literal(pattern: bytes, literal: bool) -> None:
+    assert glob.is_literal(pattern) is literal

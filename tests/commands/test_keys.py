@@ -575,3 +575,16 @@ def test_object_help(call) -> None:
     assert lines[0] == Status("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
     assert Status("REFCOUNT <key>") in lines
     assert lines[-1] == Status("    Prints this help.")
+
+
+def test_keys_literal_pattern_is_a_lookup(ctx, call, monkeypatch) -> None:
+    """A pattern without wildcards can match one key only: no scan of the database."""
+    fill(call)
+
+    def no_scan(db: int) -> None:
+        raise AssertionError("KEYS with a literal pattern scanned the database")
+
+    monkeypatch.setattr(ctx.keyspace, "iter_keys", no_scan)
+    assert call("KEYS", "hello") == [b"hello"]
+    assert call("KEYS", "absent") == []
+    assert call("KEYS", "") == [b""]
