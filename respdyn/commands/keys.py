@@ -26,6 +26,35 @@ table = CommandTable("generic")
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 UINT64_MAX = 2**64 - 1
 
+#: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
+_ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "del": (("key", "key", "multiple"),),
+    "unlink": (("key", "key", "multiple"),),
+    "exists": (("key", "key", "multiple"),),
+    "touch": (("key", "key", "multiple"),),
+    "type": (("key", "key", ""),),
+    "rename": (("key", "key", ""), ("newkey", "key", "")),
+    "renamenx": (("key", "key", ""), ("newkey", "key", "")),
+    "copy": (
+        ("source", "key", ""),
+        ("destination", "key", ""),
+        ("DB destination-db", "integer", "optional"),
+        ("REPLACE", "pure-token", "optional"),
+    ),
+    "persist": (("key", "key", ""),),
+    "keys": (("pattern", "pattern", ""),),
+    "scan": (
+        ("cursor", "integer", ""),
+        ("MATCH pattern", "pattern", "optional"),
+        ("COUNT count", "integer", "optional"),
+        ("TYPE type", "string", "optional"),
+    ),
+    "object|encoding": (("key", "key", ""),),
+    "object|freq": (("key", "key", ""),),
+    "object|idletime": (("key", "key", ""),),
+    "object|refcount": (("key", "key", ""),),
+}
+
 
 # --- existence and type ----------------------------------------------------------------------
 
@@ -37,11 +66,13 @@ def _delete(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 table.command(
     "del", -2, "write", keys=(1, -1, 1),
+    arguments=_ARGS["del"],
     summary="Deletes keys; returns how many existed.",
     complexity="O(N) where N is the number of keys that will be removed.",
 )(_delete)
 table.command(
     "unlink", -2, "write fast", keys=(1, -1, 1), since="4.0.0",
+    arguments=_ARGS["unlink"],
     summary="Deletes keys; returns how many existed. The same as DEL here: the storage "
     "engine reclaims space in compaction, so there is no large free to move off the loop.",
     complexity="O(1) for each key removed regardless of its size.",
@@ -50,6 +81,7 @@ table.command(
 
 @table.command(
     "exists", -2, "readonly fast", keys=(1, -1, 1),
+    arguments=_ARGS["exists"],
     summary="Counts how many of the keys exist (a key given twice counts twice).",
     complexity="O(N) where N is the number of keys to check.",
 )
@@ -60,6 +92,7 @@ def exists(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "touch", -2, "readonly fast", keys=(1, -1, 1), since="3.2.1",
+    arguments=_ARGS["touch"],
     summary="Counts how many of the keys exist (respdyn keeps no access times to update).",
     complexity="O(N) where N is the number of keys that will be touched.",
 )
@@ -69,6 +102,7 @@ def touch(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "type", 2, "readonly fast", keys=(1, 1, 1),
+    arguments=_ARGS["type"],
     summary="Returns the type of the value of a key, or none.", complexity="O(1)",
 )
 def type_(ctx: Context, session: Session, args: list[bytes]) -> Status:
@@ -96,6 +130,7 @@ def rename_generic(ctx: Context, session: Session, args: list[bytes], nx: bool) 
 
 @table.command(
     "rename", 3, "write", keys=(1, 2, 1),
+    arguments=_ARGS["rename"],
     summary="Renames a key, overwriting the destination.", complexity="O(1)",
 )
 def rename(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -104,6 +139,7 @@ def rename(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command(
     "renamenx", 3, "write fast", keys=(1, 2, 1),
+    arguments=_ARGS["renamenx"],
     summary="Renames a key only when the destination does not exist.", complexity="O(1)",
 )
 def renamenx(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -141,6 +177,7 @@ class CopyOptions:
 
 @table.command(
     "copy", -3, "write denyoom", keys=(1, 2, 1), since="6.2.0",
+    arguments=_ARGS["copy"],
     summary="Copies the value of a key (and its TTL) to a new key, optionally in another "
     "database.",
     complexity="O(N) worst case for collections, where N is the number of nested items. "
@@ -231,24 +268,37 @@ def expire_generic(
     return 1
 
 
-def _expire_command(name: str, seconds: bool, relative: bool, since: str, summary: str) -> None:
+_EXPIRE_FLAGS = tuple((flag, "pure-token", "optional") for flag in ("NX", "XX", "GT", "LT"))
+
+
+def _expire_command(
+    name: str, seconds: bool, relative: bool, since: str, summary: str, time_arg: tuple
+) -> None:
     def handler(ctx: Context, session: Session, args: list[bytes]) -> int:
         return expire_generic(ctx, session, args, seconds, relative, name)
 
     handler.__name__ = name
     table.command(
         name, -3, "write fast", keys=(1, 1, 1), since=since, summary=summary,
-        complexity="O(1)",
+        complexity="O(1)", arguments=(("key", "key", ""), time_arg, *_EXPIRE_FLAGS),
     )(handler)
 
 
-_expire_command("expire", True, True, "1.0.0", "Sets a key's time to live in seconds.")
-_expire_command("pexpire", False, True, "2.6.0", "Sets a key's time to live in milliseconds.")
 _expire_command(
-    "expireat", True, False, "1.2.0", "Sets a key's expiry to a Unix time in seconds."
+    "expire", True, True, "1.0.0", "Sets a key's time to live in seconds.",
+    ("seconds", "integer", ""),
 )
 _expire_command(
-    "pexpireat", False, False, "2.6.0", "Sets a key's expiry to a Unix time in milliseconds."
+    "pexpire", False, True, "2.6.0", "Sets a key's time to live in milliseconds.",
+    ("milliseconds", "integer", ""),
+)
+_expire_command(
+    "expireat", True, False, "1.2.0", "Sets a key's expiry to a Unix time in seconds.",
+    ("unix-time-seconds", "unix-time", ""),
+)
+_expire_command(
+    "pexpireat", False, False, "2.6.0", "Sets a key's expiry to a Unix time in milliseconds.",
+    ("unix-time-milliseconds", "unix-time", ""),
 )
 
 
@@ -272,7 +322,7 @@ def _ttl_command(name: str, ms: bool, absolute: bool, since: str, summary: str) 
     handler.__name__ = name
     table.command(
         name, 2, "readonly fast", keys=(1, 1, 1), since=since, summary=summary,
-        complexity="O(1)",
+        complexity="O(1)", arguments=(("key", "key", ""),),
     )(handler)
 
 
@@ -289,6 +339,7 @@ _ttl_command(
 
 @table.command(
     "persist", 2, "write fast", keys=(1, 1, 1), since="2.2.0",
+    arguments=_ARGS["persist"],
     summary="Removes a key's expiry.", complexity="O(1)",
 )
 def persist(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -305,6 +356,7 @@ def persist(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "keys", 2, "readonly",
+    arguments=_ARGS["keys"],
     summary="Returns the keys matching a glob pattern.",
     complexity="O(N) with N being the number of keys in the database",
     support="differs", note="keys come in hash-slot order rather than Redis' hash-table order",
@@ -367,6 +419,7 @@ class ScanOptions:
 
 @table.command(
     "scan", -2, "readonly", since="2.8.0",
+    arguments=_ARGS["scan"],
     summary="Iterates over the keys of the database, a batch per call.",
     complexity="O(1) for every call. O(N) for a complete iteration.",
     support="differs", note="the cursor is the next hash slot (0..16383); a cursor beyond "
@@ -428,6 +481,7 @@ def string_encoding(payload: bytes) -> bytes:
 
 @table.command(
     "object|encoding", 3, "readonly", keys=(2, 2, 1), since="2.2.3",
+    arguments=_ARGS["object|encoding"],
     summary="Returns the internal encoding of a value.", complexity="O(1)",
     support="differs", note="derived from the value as Redis would encode it when written "
     "by SET; values grown by APPEND/SETRANGE say embstr/int where Redis says raw, "
@@ -444,6 +498,7 @@ def object_encoding(ctx: Context, session: Session, args: list[bytes]) -> bytes 
 
 @table.command(
     "object|freq", 3, "readonly", keys=(2, 2, 1), since="4.0.0",
+    arguments=_ARGS["object|freq"],
     summary="Returns the logarithmic access frequency counter of a key.", complexity="O(1)",
 )
 def object_freq(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -454,6 +509,7 @@ def object_freq(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command(
     "object|idletime", 3, "readonly", keys=(2, 2, 1), since="2.2.3",
+    arguments=_ARGS["object|idletime"],
     summary="Returns the time since the last access to a key.", complexity="O(1)",
     support="differs", note="always 0: respdyn keeps no access times",
 )
@@ -463,6 +519,7 @@ def object_idletime(ctx: Context, session: Session, args: list[bytes]) -> int | 
 
 @table.command(
     "object|refcount", 3, "readonly", keys=(2, 2, 1), since="2.2.3",
+    arguments=_ARGS["object|refcount"],
     summary="Returns the reference count of a value of a key.", complexity="O(1)",
     support="differs", note="1, or Redis' shared-object count for integers 0..9999, as "
     "Redis reports them; respdyn shares no values",

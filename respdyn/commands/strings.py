@@ -24,6 +24,55 @@ table = CommandTable("string")
 
 STRING = Kind.STRING
 
+#: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
+_ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "get": (("key", "key", ""),),
+    "set": (
+        ("key", "key", ""),
+        ("value", "string", ""),
+        ("NX", "pure-token", "optional"),
+        ("XX", "pure-token", "optional"),
+        ("GET", "pure-token", "optional"),
+        ("EX seconds", "integer", "optional"),
+        ("PX milliseconds", "integer", "optional"),
+        ("EXAT unix-time-seconds", "unix-time", "optional"),
+        ("PXAT unix-time-milliseconds", "unix-time", "optional"),
+        ("KEEPTTL", "pure-token", "optional"),
+    ),
+    "setnx": (("key", "key", ""), ("value", "string", "")),
+    "setex": (("key", "key", ""), ("seconds", "integer", ""), ("value", "string", "")),
+    "psetex": (("key", "key", ""), ("milliseconds", "integer", ""), ("value", "string", "")),
+    "getset": (("key", "key", ""), ("value", "string", "")),
+    "getdel": (("key", "key", ""),),
+    "getex": (
+        ("key", "key", ""),
+        ("EX seconds", "integer", "optional"),
+        ("PX milliseconds", "integer", "optional"),
+        ("EXAT unix-time-seconds", "unix-time", "optional"),
+        ("PXAT unix-time-milliseconds", "unix-time", "optional"),
+        ("PERSIST", "pure-token", "optional"),
+    ),
+    "mget": (("key", "key", "multiple"),),
+    "append": (("key", "key", ""), ("value", "string", "")),
+    "strlen": (("key", "key", ""),),
+    "getrange": (("key", "key", ""), ("start", "integer", ""), ("end", "integer", "")),
+    "substr": (("key", "key", ""), ("start", "integer", ""), ("end", "integer", "")),
+    "setrange": (("key", "key", ""), ("offset", "integer", ""), ("value", "string", "")),
+    "incr": (("key", "key", ""),),
+    "decr": (("key", "key", ""),),
+    "incrby": (("key", "key", ""), ("increment", "integer", "")),
+    "decrby": (("key", "key", ""), ("decrement", "integer", "")),
+    "incrbyfloat": (("key", "key", ""), ("increment", "double", "")),
+    "lcs": (
+        ("key1", "key", ""),
+        ("key2", "key", ""),
+        ("LEN", "pure-token", "optional"),
+        ("IDX", "pure-token", "optional"),
+        ("MINMATCHLEN min-match-len", "integer", "optional"),
+        ("WITHMATCHLEN", "pure-token", "optional"),
+    ),
+}
+
 
 # --- options ---------------------------------------------------------------------------------
 
@@ -170,6 +219,7 @@ def _check_length(ctx: Context, size: int, append: int) -> None:
 
 @table.command(
     "get", 2, "readonly fast", keys=(1, 1, 1),
+    arguments=_ARGS["get"],
     summary="Returns the string value of a key.", complexity="O(1)",
 )
 def get(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
@@ -178,6 +228,7 @@ def get(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 
 @table.command(
     "set", -3, "write denyoom", keys=(1, 1, 1),
+    arguments=_ARGS["set"],
     summary="Sets the string value of a key, ignoring its type; optionally expires it, "
     "sets it only if it (does not) exist, or returns the old value.",
     complexity="O(1)",
@@ -192,6 +243,7 @@ def set_(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command(
     "setnx", 3, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["setnx"],
     summary="Sets the string value of a key only when the key does not exist.",
     complexity="O(1)",
 )
@@ -201,6 +253,7 @@ def setnx(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "setex", 4, "write denyoom", keys=(1, 1, 1), since="2.0.0",
+    arguments=_ARGS["setex"],
     summary="Sets the string value and the expiry in seconds of a key.", complexity="O(1)",
 )
 def setex(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -210,6 +263,7 @@ def setex(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command(
     "psetex", 4, "write denyoom", keys=(1, 1, 1), since="2.6.0",
+    arguments=_ARGS["psetex"],
     summary="Sets the string value and the expiry in milliseconds of a key.",
     complexity="O(1)",
 )
@@ -220,6 +274,7 @@ def psetex(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command(
     "getset", 3, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["getset"],
     summary="Sets a key's string value and returns the previous one.", complexity="O(1)",
 )
 def getset(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
@@ -228,6 +283,7 @@ def getset(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 
 @table.command(
     "getdel", 2, "write fast", keys=(1, 1, 1), since="6.2.0",
+    arguments=_ARGS["getdel"],
     summary="Returns the string value of a key and deletes the key.", complexity="O(1)",
 )
 def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
@@ -241,6 +297,7 @@ def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 
 @table.command(
     "getex", -2, "write fast", keys=(1, 1, 1), since="6.2.0",
+    arguments=_ARGS["getex"],
     summary="Returns the string value of a key and sets or removes its expiry.",
     complexity="O(1)",
 )
@@ -261,6 +318,7 @@ def getex(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 
 @table.command(
     "mget", -2, "readonly fast", keys=(1, -1, 1),
+    arguments=_ARGS["mget"],
     summary="Returns the string values of keys; nil for missing or non-string keys.",
     complexity="O(N) where N is the number of keys to retrieve.",
 )
@@ -311,6 +369,7 @@ def msetnx(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "append", 3, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+    arguments=_ARGS["append"],
     summary="Appends a string to a key's value; creates the key if missing.",
     complexity="O(1) amortized",
 )
@@ -328,6 +387,7 @@ def append(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "strlen", 2, "readonly fast", keys=(1, 1, 1), since="2.2.0",
+    arguments=_ARGS["strlen"],
     summary="Returns the length of a string value.", complexity="O(1)",
 )
 def strlen(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -348,11 +408,13 @@ def _getrange(ctx: Context, session: Session, args: list[bytes]) -> bytes:
 
 table.command(
     "getrange", 4, "readonly", keys=(1, 1, 1), since="2.4.0",
+    arguments=_ARGS["getrange"],
     summary="Returns a substring of a string value (inclusive offsets, negative from the end).",
     complexity="O(N) where N is the length of the returned string.",
 )(_getrange)
 table.command(
     "substr", 4, "readonly", keys=(1, 1, 1),
+    arguments=_ARGS["substr"],
     summary="Returns a substring of a string value (the old name of GETRANGE).",
     complexity="O(N) where N is the length of the returned string.",
 )(_getrange)
@@ -360,6 +422,7 @@ table.command(
 
 @table.command(
     "setrange", 4, "write denyoom", keys=(1, 1, 1), since="2.2.0",
+    arguments=_ARGS["setrange"],
     summary="Overwrites part of a string value from an offset, zero-padding as needed.",
     complexity="O(1), not counting the time taken to copy the new string in place.",
 )
@@ -386,6 +449,7 @@ def setrange(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "incr", 2, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["incr"],
     summary="Increments the integer value of a key by one.", complexity="O(1)",
 )
 def incr(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -394,6 +458,7 @@ def incr(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "decr", 2, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["decr"],
     summary="Decrements the integer value of a key by one.", complexity="O(1)",
 )
 def decr(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -402,6 +467,7 @@ def decr(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "incrby", 3, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["incrby"],
     summary="Increments the integer value of a key by a number.", complexity="O(1)",
 )
 def incrby(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -410,6 +476,7 @@ def incrby(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "decrby", 3, "write denyoom fast", keys=(1, 1, 1),
+    arguments=_ARGS["decrby"],
     summary="Decrements the integer value of a key by a number.", complexity="O(1)",
 )
 def decrby(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -421,6 +488,7 @@ def decrby(ctx: Context, session: Session, args: list[bytes]) -> int:
 
 @table.command(
     "incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), since="2.6.0",
+    arguments=_ARGS["incrbyfloat"],
     summary="Increments the floating point value of a key by a number.", complexity="O(1)",
 )
 def incrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
@@ -533,6 +601,7 @@ def lcs_walk(a: bytes, b: bytes, rows: list[int], opts: LcsOptions) -> tuple[byt
 
 @table.command(
     "lcs", -3, "readonly", keys=(1, 2, 1), since="7.0.0",
+    arguments=_ARGS["lcs"],
     summary="Finds the longest common subsequence of two string values.",
     complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
     support="differs", note="refuses tables above 2^30 cells (Redis: until allocation fails)",
