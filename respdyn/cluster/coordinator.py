@@ -1,0 +1,359 @@
+"""The coordinator: any node serves any key by talking to the key's N replicas.
+
+Sources: the Dynamo paper (DeCandia et al., SOSP 2007) §4.5 (get/put with R and W out of the
+preference list's N), §5 (read repair); Riak KV's get/put FSMs (a put is forwarded to a
+"coordinating vnode" on the preference list, which issues the version and replicates).
+
+Writes. The client's node forwards the put to the first reachable node of the key's preference
+list — itself when it is on the list, which saves a hop. That node (`_coordinate`) issues the
+dot and stores the new clock (`Replica.coordinate`), sends it to the other N-1 replicas (STORE;
+each merges with `dvv.sync`) and answers once W replicas in all have stored it. The rest finish
+in the background: their acks arrive after the reply and are counted by nobody.
+
+Reads. The client's node asks all N replicas (its own engine directly, the others with GET),
+answers once R replied (a missing key or a tombstone is a reply), merges the replies with
+`dvv.sync`, and sends the merged clock to every replica whose reply differed (read repair, in
+the background; late replies are checked against the merged clock too).
+
+Quorum counting is `quorum.Tally`'s job; this module only sends, waits and merges. Fewer than W
+(R) successes, including peers that are down or time out, raise `NoQuorum` — after at most
+`timeout` seconds, usually at once (a down peer answers "failed" immediately).
+
+Scans (KEYS, SCAN, DBSIZE) read each partition from one live replica (this node first when it
+holds the partition); the caller splits its key range by partition, since only the keyspace
+knows how raw keys map to slots. FLUSHDB/FLUSHALL delete the range on every member.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult, Event
+
+from respdyn import errors
+from respdyn.cluster import dvv, quorum
+from respdyn.cluster import messages as m
+from respdyn.cluster.membership import Membership
+from respdyn.cluster.replica import Replica
+from respdyn.cluster.transport import RemoteError, Transport
+
+log = logging.getLogger(__name__)
+
+#: (raw key, encoded clock) pairs per SCAN message
+SCAN_PAGE = 512
+
+
+def _ignore(_reply: m.Reply | None) -> None:
+    pass
+
+
+@dataclass
+class Stats:
+    """INFO cluster counters (this node as the client-facing coordinator)."""
+
+    reads: int = 0
+    writes: int = 0
+    forwarded_writes: int = 0  #: puts sent to another node of the preference list
+    read_repairs: int = 0  #: repair messages sent
+    reads_with_siblings: int = 0  #: reads whose merged clock held more than one value
+    max_siblings: int = 0  #: most values seen in one merged clock
+    noquorum_reads: int = 0
+    noquorum_writes: int = 0
+    sibling_histogram: dict[int, int] = field(default_factory=dict)
+
+
+class _Read:
+    """One get in flight: the tally, the raw replies, and read repair once merged."""
+
+    __slots__ = ("coordinator", "done", "merged", "merged_raw", "raw_key", "tally")
+
+    def __init__(self, coordinator: Coordinator, raw_key: bytes, n: int, r: int) -> None:
+        self.coordinator = coordinator
+        self.raw_key = raw_key
+        self.tally = quorum.Tally(n, r)
+        self.done = Event()
+        self.merged: dvv.Clock | None = None
+        self.merged_raw: bytes | None = None  # set once the client has its answer
+
+    def add(self, node: str, ok: bool, raw: bytes | None = None) -> None:
+        tally = self.tally
+        if node in tally.answers:
+            return
+        tally.add(node, ok, raw)
+        if self.merged_raw is not None:
+            if ok and raw != self.merged_raw:
+                self.coordinator.repair(node, self.raw_key, self.merged, self.merged_raw, raw)
+        elif tally.done():
+            self.done.set()
+
+    def callback(self, node: str) -> Any:
+        def on_reply(reply: m.Reply | None) -> None:
+            if reply is None or not reply.ok or len(reply.payload) != 1:
+                self.add(node, False)
+            else:
+                self.add(node, True, reply.payload[0] or None)
+
+        return on_reply
+
+
+class Coordinator:
+    """Fan-out, quorum waits, read repair and forwarding for one node."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        transport: Transport,
+        membership: Membership,
+        n: int = 3,
+        r: int = 2,
+        w: int = 2,
+        timeout: float = 1.0,
+    ) -> None:
+        if not (1 <= r <= n and 1 <= w <= n):
+            raise ValueError("need 1 <= R <= N and 1 <= W <= N")
+        self.node_id = replica.node_id
+        self.replica = replica
+        self.transport = transport
+        self.membership = membership
+        self.n, self.r, self.w = n, r, w
+        self.timeout = timeout  #: seconds a quorum wait lasts at most
+        self.stats = Stats()
+        transport.handler = self.handle
+
+    # -- placement -----------------------------------------------------------------------------
+
+    def preference(self, slot: int) -> list[str]:
+        ring = self.membership.ring
+        return ring.preference_list(ring.partition_of_slot(slot), self.n)
+
+    def partition_preference(self, partition: int) -> list[str]:
+        return self.membership.ring.preference_list(partition, self.n)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, raw_key: bytes, slot: int, r: int | None = None) -> dvv.Clock | None:
+        """The merged clock of R replicas (None if none holds the key); NoQuorum otherwise."""
+        r = r or self.r
+        self.stats.reads += 1
+        prefs = self.preference(slot)
+        op = _Read(self, raw_key, len(prefs), r)
+        local = False
+        for node in prefs:
+            if node == self.node_id:
+                local = True
+            else:
+                self.transport.call(node, m.GET, [raw_key], op.callback(node))
+        if local:
+            op.add(self.node_id, True, self.replica.read_raw(raw_key))
+        if not op.tally.done():
+            op.done.wait(self.timeout)
+        tally = op.tally
+        if not tally.enough():
+            self.stats.noquorum_reads += 1
+            raise errors.NoQuorum(tally.successes(), r, "replied")
+        merged = self._merge(tally.replies())
+        op.merged = merged
+        op.merged_raw = b"" if merged is None else dvv.encode(merged)
+        if merged is not None:
+            self._count_siblings(merged)
+            for answer in list(tally.answers.values()):
+                if answer.ok and answer.reply != op.merged_raw:
+                    self.repair(answer.node, raw_key, merged, op.merged_raw, answer.reply)
+        return merged
+
+    @staticmethod
+    def _merge(replies: list[bytes | None]) -> dvv.Clock | None:
+        distinct = {raw for raw in replies if raw is not None}
+        merged: dvv.Clock | None = None
+        for raw in distinct:
+            clock = dvv.decode(raw)
+            merged = clock if merged is None else dvv.sync(merged, clock)
+        return merged
+
+    def _count_siblings(self, merged: dvv.Clock) -> None:
+        count = dvv.size(merged)
+        if count > 1:
+            stats = self.stats
+            stats.reads_with_siblings += 1
+            stats.max_siblings = max(stats.max_siblings, count)
+            stats.sibling_histogram[count] = stats.sibling_histogram.get(count, 0) + 1
+
+    def repair(
+        self,
+        node: str,
+        raw_key: bytes,
+        merged: dvv.Clock | None,
+        merged_raw: bytes,
+        stale: bytes | None,
+    ) -> None:
+        """Send the merged clock to a replica whose reply differed (in the background)."""
+        if merged is None or stale == merged_raw:
+            return
+        self.stats.read_repairs += 1
+        if node == self.node_id:
+            gevent.spawn(self.replica.merge, raw_key, merged)
+        else:
+            self.transport.call(node, m.STORE, [raw_key, merged_raw], _ignore)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(
+        self,
+        raw_key: bytes,
+        slot: int,
+        value: dvv.Sibling,
+        context: dvv.Context | None,
+        w: int | None = None,
+    ) -> None:
+        """Store `value` over `context` (None = blind) on W of the key's N replicas."""
+        put = m.Put(raw_key, slot, value, context, w or self.w)
+        self.stats.writes += 1
+        prefs = self.preference(slot)
+        try:
+            if self.node_id in prefs:
+                self._coordinate(put, prefs)
+            else:
+                self._forward(put, prefs)
+        except errors.NoQuorum:
+            self.stats.noquorum_writes += 1
+            raise
+
+    def _coordinate(self, put: m.Put, prefs: list[str]) -> None:
+        clock = self.replica.coordinate(put.raw_key, put.sibling, put.context)
+        tally = quorum.Tally(len(prefs), put.w)
+        tally.add(self.node_id, True)
+        encoded = dvv.encode(clock)
+        done = Event()
+
+        def callback(node: str) -> Any:
+            def on_reply(reply: m.Reply | None) -> None:
+                tally.add(node, reply is not None and reply.ok)
+                if tally.done():
+                    done.set()
+
+            return on_reply
+
+        for node in prefs:
+            if node != self.node_id:
+                self.transport.call(node, m.STORE, [put.raw_key, encoded], callback(node))
+        if not tally.done():
+            done.wait(self.timeout)
+        if not tally.enough():
+            raise errors.NoQuorum(tally.successes(), put.w)
+
+    def _forward(self, put: m.Put, prefs: list[str]) -> None:
+        """Hand the put to the first reachable replica; it coordinates and answers."""
+        self.stats.forwarded_writes += 1
+        args = m.put_args(put)
+        for node in prefs:
+            reply = self.call(node, m.PUT, args, timeout=2 * self.timeout)
+            if reply is None:
+                continue
+            if reply.ok:
+                return
+            _raise_remote(reply)
+        raise errors.NoQuorum(0, put.w)
+
+    def call(
+        self, node: str, op: bytes, args: list[bytes], timeout: float | None = None
+    ) -> m.Reply | None:
+        """One request, waited for (None = failed or timed out)."""
+        result: AsyncResult = AsyncResult()
+        self.transport.call(node, op, args, result.set, timeout)
+        return result.get()  # the transport always answers: reply, failure or deadline
+
+    # -- whole ranges --------------------------------------------------------------------------
+
+    def scan_partition(
+        self, partition: int, start: bytes, end: bytes
+    ) -> Iterator[tuple[bytes, dvv.Clock]]:
+        """Every (raw key, clock) in [start, end) of `partition`, from one live replica."""
+        prefs = self.partition_preference(partition)
+        if self.node_id in prefs:
+            for key, raw in self.replica.engine.scan(start=start, end=end):
+                yield key, dvv.decode(raw)
+            return
+        cursor: bytes | None = start
+        for node in prefs:
+            while cursor is not None:
+                reply = self.call(node, m.SCAN, [cursor, end, b"%d" % SCAN_PAGE])
+                if reply is None or not reply.ok:
+                    break  # next replica, from where this one stopped
+                cursor, items = m.parse_scan(reply.payload)
+                for key, raw in items:
+                    yield key, dvv.decode(raw)
+            if cursor is None:
+                return
+        raise errors.NoQuorum(0, 1, "replied")
+
+    def delete_range(self, start: bytes, end: bytes) -> None:
+        """FLUSHDB/FLUSHALL: delete on every member; NoQuorum if one did not confirm."""
+        members = sorted(self.membership.members)
+        tally = quorum.Tally(len(members), len(members))
+        done = Event()
+        self.replica.delete_range(start, end)
+        tally.add(self.node_id, True)
+
+        def callback(node: str) -> Any:
+            def on_reply(reply: m.Reply | None) -> None:
+                tally.add(node, reply is not None and reply.ok)
+                if tally.done():
+                    done.set()
+
+            return on_reply
+
+        for node in members:
+            if node != self.node_id:
+                self.transport.call(node, m.DELRANGE, [start, end], callback(node))
+        if not tally.done():
+            done.wait(self.timeout)
+        if not tally.enough():
+            raise errors.NoQuorum(tally.successes(), len(members))
+
+    # -- serving peers -------------------------------------------------------------------------
+
+    def handle(self, peer: str, request: m.Request) -> list[bytes]:
+        """A peer's request (the transport's handler)."""
+        op, args = request.op, request.args
+        if op == m.GET:
+            return [self.replica.read_raw(args[0]) or b""]
+        if op == m.STORE:
+            self.replica.merge(args[0], args[1])
+            return []
+        if op == m.PUT:
+            put = m.parse_put(args)
+            try:
+                self._coordinate(put, self.preference(put.slot))
+            except errors.NoQuorum as exc:
+                raise RemoteError(m.NOQUORUM, *_noquorum_detail(exc)) from None
+            return []
+        if op == m.SCAN:
+            start, end, limit = args
+            cursor, items = self.replica.scan(start, end, max(1, int(limit)))
+            return m.scan_payload(cursor, items)
+        if op == m.DELRANGE:
+            self.replica.delete_range(args[0], args[1])
+            return []
+        raise RemoteError(b"ERR", b"unsupported op " + op)
+
+    def close(self) -> None:
+        self.transport.close()
+        self.membership.stop()
+
+
+def _noquorum_detail(exc: errors.NoQuorum) -> list[bytes]:
+    got, _, rest = exc.message.partition(" of ")
+    needed, _, what = rest.partition(" required replicas ")
+    return m.noquorum_detail(int(got), int(needed), what)
+
+
+def _raise_remote(reply: m.Reply) -> None:
+    if reply.payload and reply.payload[0] == m.NOQUORUM:
+        got, needed, what = m.parse_noquorum(reply.payload[1:])
+        raise errors.NoQuorum(got, needed, what)
+    detail = b" ".join(reply.payload[1:]).decode("utf-8", "replace")
+    raise errors.ReplyError(f"remote replica failed: {detail}")

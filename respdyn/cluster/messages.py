@@ -1,0 +1,206 @@
+"""Frames between nodes: a pure codec (bytes in, tuples out; no sockets, no gevent).
+
+Framing is RESP, the protocol the rest of respdyn already speaks: every frame is an array of
+bulk strings, so hiredis' C reader splits a stream into frames and `respdyn.protocol.encoder`
+writes them. Each inter-node connection carries requests one way and replies the other way;
+a reply names the request it answers by id, so replies may come back out of order and many
+requests share one connection (pipelining) and one `send` (batching).
+
+    request := [op, id, arg...]                    # id: decimal request number of the sender
+    reply   := [id, status, payload...]            # status: "ok" | "err"
+    error   := [id, "err", code, detail...]        # code: "NOQUORUM" got needed what | "ERR" text
+
+Operations (do not rename: peers of another version must still understand them):
+
+    op        args                                    ok payload
+    HELLO     node_id, client_addr, cluster_addr      node_id, client_addr, cluster_addr
+    GET       raw_key                                 clock ("" = no record)
+    STORE     raw_key, clock                          -                 (merge with dvv.sync)
+    PUT       raw_key, slot, sibling, context ("" = blind), w   -       (coordinate a write)
+    SCAN      start, end, limit                       next_start ("" = done), (key, clock)...
+    DELRANGE  start, end                              -
+
+    sibling := kind: "v" | "t" (tombstone), ts_ms (decimal), value (empty for "t")
+               sent as three bulk strings
+    clock   := dvv.encode(...)       context := dvv.encode_context(...) (a printable token)
+
+Integers are ASCII decimal (RESP bulk strings). Anything malformed raises `MessageError`; the
+transport closes a connection that sends one (a peer speaking garbage is not retried on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+import hiredis
+
+from respdyn.cluster import dvv
+from respdyn.protocol.encoder import encode as _resp_encode
+
+HELLO, GET, STORE, PUT, SCAN, DELRANGE = (
+    b"HELLO", b"GET", b"STORE", b"PUT", b"SCAN", b"DELRANGE",
+)
+#: args each operation takes (exactly)
+ARITY = {HELLO: 3, GET: 1, STORE: 2, PUT: 7, SCAN: 3, DELRANGE: 2}
+OK, ERR = b"ok", b"err"
+NOQUORUM = b"NOQUORUM"
+
+#: a frame larger than this is refused (a peer gone wrong must not exhaust memory), bytes
+MAX_FRAME_BULK = 512 * 1024 * 1024
+
+
+class MessageError(ValueError):
+    """Bytes from a peer that are not a frame of this protocol."""
+
+
+class Request(NamedTuple):
+    op: bytes
+    id: int
+    args: list[bytes]
+
+
+class Reply(NamedTuple):
+    id: int
+    ok: bool
+    payload: list[bytes]
+
+
+# ---- framing ----------------------------------------------------------------------------------
+
+
+def encode_request(op: bytes, req_id: int, args: Sequence[bytes]) -> bytes:
+    return _resp_encode([op, b"%d" % req_id, *args], 2)
+
+
+def encode_reply(req_id: int, payload: Sequence[bytes] = ()) -> bytes:
+    return _resp_encode([b"%d" % req_id, OK, *payload], 2)
+
+
+def encode_error(req_id: int, code: bytes, *detail: bytes) -> bytes:
+    return _resp_encode([b"%d" % req_id, ERR, code, *detail], 2)
+
+
+class Decoder:
+    """Feed bytes, get frames (lists of bytes); incomplete frames wait for more input."""
+
+    __slots__ = ("_reader",)
+
+    def __init__(self) -> None:
+        self._reader = hiredis.Reader()
+
+    def feed(self, data: bytes) -> None:
+        self._reader.feed(data)
+
+    def frames(self) -> Iterator[list[bytes]]:
+        gets = self._reader.gets
+        while True:
+            try:
+                frame = gets()
+            except hiredis.ProtocolError as exc:
+                raise MessageError(f"bad frame: {exc}") from None
+            if frame is False:
+                return
+            if type(frame) is not list or not frame or any(type(x) is not bytes for x in frame):
+                raise MessageError("a frame must be a non-empty array of bulk strings")
+            yield frame
+
+
+def _int(raw: bytes, what: str) -> int:
+    if not raw or not raw.isdigit():
+        raise MessageError(f"bad {what} {raw[:20]!r}")
+    return int(raw)
+
+
+def parse_request(frame: list[bytes]) -> Request:
+    if len(frame) < 2:
+        raise MessageError("request without op and id")
+    op = frame[0]
+    want = ARITY.get(op)
+    if want is None:
+        raise MessageError(f"unknown op {op[:20]!r}")
+    if len(frame) - 2 != want:
+        raise MessageError(f"{op.decode()} takes {want} arguments, got {len(frame) - 2}")
+    return Request(op, _int(frame[1], "request id"), frame[2:])
+
+
+def parse_reply(frame: list[bytes]) -> Reply:
+    if len(frame) < 2 or frame[1] not in (OK, ERR):
+        raise MessageError("reply without id and status")
+    return Reply(_int(frame[0], "reply id"), frame[1] == OK, frame[2:])
+
+
+# ---- payloads ---------------------------------------------------------------------------------
+
+
+def encode_sibling(sibling: dvv.Sibling) -> list[bytes]:
+    """A client's new value (its node is stamped by the coordinating replica)."""
+    if sibling.value is None:
+        return [b"t", b"%d" % sibling.ts_ms, b""]
+    return [b"v", b"%d" % sibling.ts_ms, sibling.value]
+
+
+def decode_sibling(kind: bytes, ts: bytes, value: bytes) -> dvv.Sibling:
+    if kind not in (b"v", b"t"):
+        raise MessageError(f"bad sibling kind {kind[:20]!r}")
+    return dvv.Sibling(value if kind == b"v" else None, _int(ts, "timestamp"))
+
+
+class Put(NamedTuple):
+    raw_key: bytes
+    slot: int
+    sibling: dvv.Sibling
+    context: dvv.Context | None  #: None = blind write
+    w: int
+
+
+def put_args(put: Put) -> list[bytes]:
+    token = b"" if put.context is None else dvv.encode_context(put.context)
+    return [put.raw_key, b"%d" % put.slot, *encode_sibling(put.sibling), token, b"%d" % put.w]
+
+
+def parse_put(args: list[bytes]) -> Put:
+    raw_key, slot, kind, ts, value, token, w = args
+    try:
+        context = None if token == b"" else dvv.decode_context(token)
+    except ValueError as exc:
+        raise MessageError(str(exc)) from None
+    sibling = decode_sibling(kind, ts, value)
+    return Put(raw_key, _int(slot, "slot"), sibling, context, _int(w, "w"))
+
+
+def encode_clock(clock: dvv.Clock | None) -> bytes:
+    return b"" if clock is None else dvv.encode(clock)
+
+
+def decode_clock(raw: bytes) -> dvv.Clock | None:
+    if raw == b"":
+        return None
+    try:
+        return dvv.decode(raw)
+    except ValueError as exc:
+        raise MessageError(f"bad clock: {exc}") from None
+
+
+def scan_payload(next_start: bytes | None, items: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    out = [next_start or b""]
+    for key, clock in items:
+        out += (key, clock)
+    return out
+
+
+def parse_scan(payload: list[bytes]) -> tuple[bytes | None, list[tuple[bytes, bytes]]]:
+    if not payload or len(payload) % 2 != 1:
+        raise MessageError("bad scan reply")
+    rest = payload[1:]
+    return payload[0] or None, list(zip(rest[::2], rest[1::2], strict=True))
+
+
+def noquorum_detail(got: int, needed: int, what: str) -> list[bytes]:
+    return [b"%d" % got, b"%d" % needed, what.encode()]
+
+
+def parse_noquorum(detail: list[bytes]) -> tuple[int, int, str]:
+    if len(detail) != 3:
+        raise MessageError("bad NOQUORUM detail")
+    return _int(detail[0], "got"), _int(detail[1], "needed"), detail[2].decode("utf-8", "replace")

@@ -1,0 +1,172 @@
+"""This node's replica: the versions of the keys it holds, as DVVSet clocks in the local engine.
+
+The pure steps (`coordinate_step`, `merge_step`) say what a replica stores; `Replica` runs them
+against the storage engine. Sources: Riak KV's vnode put path (the "coordinating vnode" issues the
+dot, then the other replicas merge the result) over dotted version vector sets (`dvv`).
+
+Who issues dots. A node's counter for a key must never repeat, so the dot of a write is issued
+by a replica that reads its stored clock and stores the result before anyone else sees it
+(`Replica.coordinate`): a blind write (context None) takes the context of everything this
+replica holds, so it supersedes exactly that; a RESOLVE or read-modify-write passes the context
+its client read, so versions written since survive as siblings. The other replicas `merge` the
+new clock with theirs (`dvv.sync`: commutative, idempotent, so order and retries do not matter).
+
+Storage: the encoded clock (`dvv.encode`, magic 0xD1) under the keyspace's own raw key, so the
+layout (db, slot, key) and its ranges hold for replicated data too. Clocks are never deleted in
+a cluster (a forgotten clock would restart this node's counter at 1 and lose writes); the
+compaction filter keeps them because they are not single-node records.
+
+Concurrency: every step is read, compute, write. With the engine called directly nothing
+yields between the read and the write (one OS thread, gevent), so steps on one key cannot
+interleave; when engine calls are offloaded to threads (fsync=always) a per-key gevent lock
+serializes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from gevent.lock import Semaphore
+
+from respdyn.cluster import dvv
+
+SIBLINGS, LWW = "siblings", "lww"
+POLICIES = (SIBLINGS, LWW)
+
+
+# ---- pure steps -------------------------------------------------------------------------------
+
+
+def coordinate_step(
+    local: dvv.Clock | None,
+    value: dvv.Sibling,
+    context: dvv.Context | None,
+    node_id: str,
+    policy: str = SIBLINGS,
+    members: Collection[str] = (),
+) -> dvv.Clock:
+    """The clock the coordinating replica stores for a new write of `value`.
+
+    `context` None (a blind write) means "everything I hold": the write supersedes every version
+    this replica knows. A client's context supersedes only what it covers; a stale context is
+    fine (it covers less, so more survives).
+    """
+    if context is None:
+        context = dvv.join(local) if local is not None else ()
+    clock = dvv.update(dvv.new([value], context), local, node_id)
+    if members:
+        clock = dvv.prune(clock, members)
+    return dvv.lww(clock) if policy == LWW else clock
+
+
+def merge_step(
+    local: dvv.Clock | None, incoming: dvv.Clock, policy: str = SIBLINGS
+) -> dvv.Clock:
+    """What a replica stores on receiving `incoming` (a write's result or a read repair)."""
+    merged = incoming if local is None else dvv.sync(local, incoming)
+    return dvv.lww(merged) if policy == LWW and dvv.size(merged) > 1 else merged
+
+
+# ---- the service ------------------------------------------------------------------------------
+
+
+def _direct(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+class Replica:
+    """This node's copy of the keys it replicates, over the storage engine."""
+
+    def __init__(
+        self,
+        engine: Any,
+        node_id: str,
+        policy: str = SIBLINGS,
+        members: Callable[[], Collection[str]] = tuple,
+        offload: Callable[..., Any] | None = None,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"conflict policy must be one of {POLICIES}")
+        self.engine = engine
+        self.node_id = node_id
+        self.policy = policy
+        self.members = members
+        self.offload = offload or _direct
+        self.offloaded = offload is not None  #: engine calls may yield: lock per key
+        self._locks: dict[bytes, list[Any]] = {}  # key -> [semaphore, users]
+        self.stored_with_siblings = 0  #: writes/merges that left more than one value
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def read_raw(self, raw_key: bytes) -> bytes | None:
+        """The encoded clock as stored (a remote GET sends it on without decoding)."""
+        return self.engine.get(raw_key)
+
+    def read(self, raw_key: bytes) -> dvv.Clock | None:
+        data = self.engine.get(raw_key)
+        return None if data is None else dvv.decode(data)
+
+    def scan(self, start: bytes, end: bytes, limit: int) -> tuple[bytes | None, list[tuple]]:
+        """Up to `limit` (raw key, encoded clock) in [start, end) and where to continue."""
+        items: list[tuple[bytes, bytes]] = []
+        for key, value in self.engine.scan(start=start, end=end):
+            if len(items) >= limit:
+                return key, items
+            items.append((key, value))
+        return None, items
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def coordinate(
+        self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
+    ) -> dvv.Clock:
+        """Issue this node's dot for a new write, store it, return the new clock."""
+        with self._lock(raw_key):
+            local = self.read(raw_key)
+            clock = coordinate_step(
+                local, value, context, self.node_id, self.policy, self.members()
+            )
+            self._store(raw_key, clock)
+        return clock
+
+    def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> dvv.Clock | None:
+        """Merge a clock another replica sent; returns what is stored (None: unchanged)."""
+        with self._lock(raw_key):
+            stored = self.engine.get(raw_key)
+            if isinstance(incoming, bytes):
+                if stored == incoming:
+                    return None  # the usual case: we already hold exactly this
+                incoming = dvv.decode(incoming)
+            local = None if stored is None else dvv.decode(stored)
+            merged = merge_step(local, incoming, self.policy)
+            if merged == local:
+                return None
+            self._store(raw_key, merged)
+        return merged
+
+    def delete_range(self, start: bytes, end: bytes) -> None:
+        self.offload(self.engine.delete_range, start, end)
+
+    def _store(self, raw_key: bytes, clock: dvv.Clock) -> None:
+        if dvv.size(clock) > 1:
+            self.stored_with_siblings += 1
+        self.offload(self.engine.put, raw_key, dvv.encode(clock))
+
+    @contextmanager
+    def _lock(self, raw_key: bytes) -> Iterator[None]:
+        if not self.offloaded:
+            yield
+            return
+        entry = self._locks.get(raw_key)
+        if entry is None:
+            entry = self._locks[raw_key] = [Semaphore(), 0]
+        entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[raw_key]

@@ -1,0 +1,379 @@
+"""Inter-node connections: one pipelined, batched connection per peer, and the listener.
+
+Why this shape. Every client request becomes N-1 inter-node messages, so per-message costs
+dominate a cluster's throughput. A `Link` keeps ONE connection to a peer; callers append
+encoded frames to its buffer and a writer greenlet sends everything pending with one `send`, so
+concurrent requests share system calls and round trips (batching). A reader greenlet matches
+replies to callbacks by request id (pipelining; replies may come back in any order).
+
+Failure is an answer, never a hang: a call to a peer that is down (connect refused, connection
+lost, still in its reconnect backoff) or cut off by the test-only partition switch fails at
+once; a call without a reply fails when its deadline passes (a sweeper checks every 50 ms).
+Callbacks get the `Reply`, or None for a failure, and must not block (they run in the reader
+or sweeper greenlet).
+
+The listener (`Transport.serve`) is a gevent StreamServer on the cluster port, bound to
+loopback unless configured otherwise. A connection starts with HELLO (node id, client address,
+cluster address, both ways) so the listener knows who is talking; `authenticate` is the hook
+where the next issue's HMAC handshake goes. Requests that only touch the local engine run
+inline in the connection's reader; those that wait on other nodes (PUT, SCAN, ...) run in their
+own greenlet so they do not stall the pipeline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import socket as _stdsocket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent import socket
+from gevent.event import Event
+from gevent.server import StreamServer
+
+from respdyn.cluster import messages as m
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[m.Reply | None], None]
+#: handler(peer_id, request) -> ok payload; raises `RemoteError` for an error reply
+Handler = Callable[[str, m.Request], list[bytes]]
+Addr = tuple[str, int]
+
+RECV_SIZE = 256 * 1024
+#: ops answered inline by the listener's reader (local engine work only)
+INLINE_OPS = frozenset({m.GET, m.STORE})
+
+
+class RemoteError(Exception):
+    """A handler's refusal, sent as an error reply: `code` and detail strings."""
+
+    def __init__(self, code: bytes, *detail: bytes) -> None:
+        super().__init__(code, *detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_addr(text: str) -> Addr:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"bad address {text!r} (want host:port)")
+    return host, int(port)
+
+
+def _nodelay(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
+
+
+class _Writer:
+    """Sends everything queued since it last woke with one `sendall` (the batching)."""
+
+    def __init__(self, sock: Any, on_error: Callable[[], None]) -> None:
+        self.sock = sock
+        self.out: list[bytes] = []
+        self.wake = Event()
+        self.on_error = on_error
+        self.greenlet = gevent.spawn(self._run)
+
+    def send(self, frame: bytes) -> None:
+        self.out.append(frame)
+        if not self.wake.is_set():
+            self.wake.set()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.wake.wait()
+                self.wake.clear()
+                if not self.out:
+                    continue
+                data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+                self.out = []
+                self.sock.sendall(data)
+        except OSError:
+            self.on_error()
+
+    def stop(self) -> None:
+        if self.greenlet is not gevent.getcurrent():
+            self.greenlet.kill(block=False)
+
+
+class Link:
+    """The connection from this node to one peer, with reconnect backoff."""
+
+    BACKOFF_MIN = 0.05  #: seconds before the first reconnect attempt after a failure
+    BACKOFF_MAX = 1.0  #: seconds between attempts at most
+
+    def __init__(self, transport: Transport, node_id: str, addr: Addr) -> None:
+        self.transport = transport
+        self.node_id = node_id
+        self.addr = addr
+        self.sock: Any = None
+        self.writer: _Writer | None = None
+        self.reader: Any = None
+        self.connecting = False
+        self.queued: list[bytes] = []  # frames waiting for the connection
+        self.pending: dict[int, tuple[float, Callback]] = {}
+        self.retry_at = 0.0
+        self.backoff = self.BACKOFF_MIN
+        self.up = False  #: last connection attempt succeeded and the connection is open
+
+    def call(self, frame: bytes, req_id: int, callback: Callback, deadline: float) -> None:
+        if self.writer is not None:
+            self.pending[req_id] = (deadline, callback)
+            self.writer.send(frame)
+            return
+        if not self.connecting and time.monotonic() < self.retry_at:
+            callback(None)
+            return
+        self.pending[req_id] = (deadline, callback)
+        self.queued.append(frame)
+        if not self.connecting:
+            self.connecting = True
+            gevent.spawn(self._connect)
+
+    def _connect(self) -> None:
+        try:
+            sock = socket.create_connection(self.addr, timeout=self.transport.connect_timeout)
+            sock.settimeout(None)
+            _nodelay(sock)
+        except OSError as exc:
+            log.debug("cannot reach %s at %s: %s", self.node_id, self.addr, exc)
+            self.connecting = False
+            self._failed()
+            return
+        self.sock = sock
+        self.connecting = False
+        self.up = True
+        self.backoff = self.BACKOFF_MIN
+        self.writer = _Writer(sock, self._failed)
+        hello = m.encode_request(m.HELLO, 0, self.transport.hello_args())
+        self.writer.send(hello + b"".join(self.queued))
+        self.queued = []
+        self.reader = gevent.spawn(self._read, sock)
+
+    def _read(self, sock: Any) -> None:
+        decoder = m.Decoder()
+        try:
+            while True:
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    break
+                decoder.feed(data)
+                for frame in decoder.frames():
+                    reply = m.parse_reply(frame)
+                    entry = self.pending.pop(reply.id, None)
+                    if entry is not None:
+                        _answer(entry[1], reply)
+                    elif reply.id == 0 and reply.ok:
+                        self.transport.on_hello(reply.payload)
+        except (OSError, m.MessageError) as exc:
+            log.debug("link to %s lost: %s", self.node_id, exc)
+        self._failed()
+
+    def _failed(self) -> None:
+        """Drop the connection; fail every outstanding call; back off before reconnecting."""
+        if self.writer is not None:
+            self.writer.stop()
+            self.writer = None
+        if self.reader is not None and self.reader is not gevent.getcurrent():
+            self.reader.kill(block=False)
+        self.reader = None
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.sock = None
+        self.up = False
+        self.queued = []
+        self.retry_at = time.monotonic() + self.backoff
+        self.backoff = min(self.backoff * 2, self.BACKOFF_MAX)
+        pending, self.pending = self.pending, {}
+        for _, callback in pending.values():
+            _answer(callback, None)
+
+    def expire(self, now: float) -> None:
+        late = [i for i, (deadline, _) in self.pending.items() if deadline <= now]
+        for req_id in late:
+            _answer(self.pending.pop(req_id)[1], None)
+
+    def close(self) -> None:
+        self._failed()
+
+
+def _answer(callback: Callback, reply: m.Reply | None) -> None:
+    try:
+        callback(reply)
+    except Exception:
+        log.exception("inter-node reply callback failed")
+
+
+class Transport:
+    """Links to every peer plus this node's inter-node listener."""
+
+    def __init__(
+        self,
+        node_id: str,
+        client_addr: str,
+        cluster_addr: Addr,
+        handler: Handler | None = None,
+        timeout: float = 1.0,
+        connect_timeout: float = 1.0,
+    ) -> None:
+        self.node_id = node_id
+        self.client_addr = client_addr
+        self.cluster_addr = cluster_addr
+        self.handler = handler
+        self.timeout = timeout  #: seconds a call waits for its reply by default
+        self.connect_timeout = connect_timeout
+        self.links: dict[str, Link] = {}
+        self.addresses: dict[str, Addr] = {}  #: node id -> cluster address (from membership)
+        self.blocked: set[str] = set()  #: test-only partition: peers whose traffic is dropped
+        self.on_peer_hello: Callable[[str, str, str], None] = lambda *_: None
+        self._ids = itertools.count(1)
+        self.server: StreamServer | None = None
+        self._sweeper: Any = None
+        self.inline_ops = INLINE_OPS
+
+    # -- client side ---------------------------------------------------------------------------
+
+    def hello_args(self) -> list[bytes]:
+        host, port = self.cluster_addr
+        return [self.node_id.encode(), self.client_addr.encode(), f"{host}:{port}".encode()]
+
+    def on_hello(self, payload: list[bytes]) -> None:
+        if len(payload) == 3:
+            node_id, client_addr, cluster_addr = (p.decode() for p in payload)
+            self.on_peer_hello(node_id, client_addr, cluster_addr)
+
+    def call(
+        self, node_id: str, op: bytes, args: list[bytes], callback: Callback,
+        timeout: float | None = None,
+    ) -> None:
+        """Send `op` to `node_id`; `callback(reply or None)` exactly once, never blocking here
+        beyond queueing (a failed peer answers None at once)."""
+        if node_id in self.blocked:
+            callback(None)
+            return
+        link = self.links.get(node_id)
+        if link is None:
+            addr = self.addresses.get(node_id)
+            if addr is None:
+                callback(None)
+                return
+            link = self.links[node_id] = Link(self, node_id, addr)
+        req_id = next(self._ids)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        link.call(m.encode_request(op, req_id, args), req_id, callback, deadline)
+
+    def is_up(self, node_id: str) -> bool | None:
+        """True: connected; False: last attempt failed; None: never tried."""
+        link = self.links.get(node_id)
+        if link is None:
+            return None
+        if link.up:
+            return True
+        return None if link.retry_at == 0.0 else False
+
+    def hello(self, addr: Addr, timeout: float = 1.0) -> tuple[str, str, str] | None:
+        """Ask the node at `addr` who it is (membership bootstrap); None if unreachable."""
+        try:
+            with socket.create_connection(addr, timeout=timeout) as sock:
+                sock.settimeout(timeout)
+                sock.sendall(m.encode_request(m.HELLO, 0, self.hello_args()))
+                decoder = m.Decoder()
+                while True:
+                    data = sock.recv(RECV_SIZE)
+                    if not data:
+                        return None
+                    decoder.feed(data)
+                    for frame in decoder.frames():
+                        reply = m.parse_reply(frame)
+                        if reply.ok and len(reply.payload) == 3:
+                            a, b, c = (p.decode() for p in reply.payload)
+                            return a, b, c
+                        return None
+        except (OSError, m.MessageError, UnicodeDecodeError):
+            return None
+
+    # -- server side ---------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Start the inter-node listener and the deadline sweeper."""
+        self.server = StreamServer(self.cluster_addr, self._handle_connection)
+        self.server.start()
+        self.cluster_addr = (self.cluster_addr[0], self.server.server_port)
+        self._sweeper = gevent.spawn(self._sweep)
+
+    def authenticate(self, peer_id: str, sock: Any) -> bool:
+        """Hook for the next issue's HMAC handshake; every peer is accepted for now."""
+        return True
+
+    def _handle_connection(self, sock: Any, _address: Any) -> None:
+        _nodelay(sock)
+        decoder = m.Decoder()
+        peer = ""
+        writer = _Writer(sock, lambda: None)
+        try:
+            while True:
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    return
+                decoder.feed(data)
+                for frame in decoder.frames():
+                    request = m.parse_request(frame)
+                    if request.op == m.HELLO:
+                        peer = self._greet(request, writer, sock)
+                        continue
+                    if not peer or peer in self.blocked:
+                        continue  # unknown or cut off: dropped, the caller's deadline answers
+                    if request.op in self.inline_ops:
+                        self._run(peer, request, writer)
+                    else:
+                        gevent.spawn(self._run, peer, request, writer)
+        except (OSError, m.MessageError) as exc:
+            log.debug("inter-node connection from %s closed: %s", peer or "?", exc)
+        finally:
+            writer.stop()
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _greet(self, request: m.Request, writer: _Writer, sock: Any) -> str:
+        peer_id, client_addr, cluster_addr = (a.decode() for a in request.args)
+        if peer_id in self.blocked or not self.authenticate(peer_id, sock):
+            return ""
+        self.on_peer_hello(peer_id, client_addr, cluster_addr)
+        writer.send(m.encode_reply(request.id, self.hello_args()))
+        return peer_id
+
+    def _run(self, peer: str, request: m.Request, writer: _Writer) -> None:
+        try:
+            payload = self.handler(peer, request)  # type: ignore[misc]
+            frame = m.encode_reply(request.id, payload)
+        except RemoteError as exc:
+            frame = m.encode_error(request.id, exc.code, *exc.detail)
+        except Exception as exc:
+            log.exception("inter-node %s failed", request.op.decode())
+            frame = m.encode_error(request.id, b"ERR", str(exc).encode())
+        if peer not in self.blocked:
+            writer.send(frame)
+
+    def _sweep(self) -> None:
+        while True:
+            gevent.sleep(0.05)
+            now = time.monotonic()
+            for link in list(self.links.values()):
+                if link.pending:
+                    link.expire(now)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop(timeout=1)
+        if self._sweeper is not None:
+            self._sweeper.kill(block=False)
+        for link in self.links.values():
+            link.close()
