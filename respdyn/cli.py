@@ -60,9 +60,34 @@ def main() -> None:
 @click.option("--node-id", default="", help="Node id in the cluster (default host:port).")
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning"]), help="Log verbosity.")
+@click.option("--cluster-port", default=0, type=int,
+              help="Inter-node port (default: client port + 10000). Turns the cluster on.")
+@click.option("--cluster-host", default="",
+              help="Address the inter-node listener binds (default: --host).")
+@click.option("--seeds", default="",
+              help="Comma-separated [node_id@]host:port cluster addresses of other members.")
+@click.option("--n", "n", default=3, show_default=True, type=int, help="Replicas per key (N).")
+@click.option("--r", "r", default=2, show_default=True, type=int,
+              help="Replies a read waits for (R).")
+@click.option("--w", "w", default=2, show_default=True, type=int,
+              help="Acknowledgements a write waits for (W).")
+@click.option("--partitions", default=64, show_default=True, type=int,
+              help="Ring partitions (power of two dividing 16384).")
+@click.option("--cluster-timeout-ms", default=1000, show_default=True, type=int,
+              help="Longest quorum wait before NOQUORUM, ms.")
+@click.option("--conflict-policy", default="siblings", show_default=True,
+              type=click.Choice(["siblings", "lww"]),
+              help="Concurrent writes: keep siblings, or the newest (last write wins).")
+@click.option("--enable-debug-commands", is_flag=True, default=False,
+              help="Allow DYNAMO DEBUG (test-only partition switch).")
 def serve(**options: Any) -> None:
     """Run a respdyn node in the foreground until SHUTDOWN, SIGTERM or Ctrl-C."""
     config = ServerConfig(**options)
+    if config.clustered:
+        try:
+            config.check_cluster()
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
     logging.basicConfig(
         level=config.loglevel.upper(),
         format="%(asctime)s %(process)d %(levelname).1s %(name)s: %(message)s",
@@ -86,3 +111,64 @@ def sstable_dump(path: str) -> None:
     from storage.dump import dump_table
 
     dump_table(path, sys.stdout)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 64),
+              help="How many nodes to start.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of every node.")
+@click.option("--base-port", default=7001, show_default=True, type=int,
+              help="Client port of node1; nodeK gets base-port + K - 1 (cluster port +10000).")
+@click.option("--data-root", default="./data", show_default=True,
+              type=click.Path(file_okay=False), help="Node K keeps its data in DATA_ROOT/nodeK.")
+@click.argument("serve_args", nargs=-1, type=click.UNPROCESSED)
+def cluster(nodes: int, host: str, base_port: int, data_root: str, serve_args: tuple) -> None:
+    """Start a local cluster of NODES node processes; stop them all on Ctrl-C or SIGTERM.
+
+    Extra arguments after `--` go to every `respdyn serve` (e.g. `-- --n 3 --r 2 --w 2`).
+    """
+    raise SystemExit(_run_local_cluster(nodes, host, base_port, data_root, list(serve_args)))
+
+
+def _run_local_cluster(
+    nodes: int, host: str, base_port: int, data_root: str, extra: list[str]
+) -> int:
+    """Start the node subprocesses, print their addresses, forward SIGINT/SIGTERM to them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ports = [base_port + k for k in range(nodes)]
+    seeds = ",".join(f"node{k + 1}@{host}:{p + 10000}" for k, p in enumerate(ports))
+    procs: list[subprocess.Popen] = []
+    stopping = []
+
+    def stop(_sig: int = 0, _frame: Any = None) -> None:
+        stopping.append(True)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for k, port in enumerate(ports, 1):
+        data_dir = os.path.join(data_root, f"node{k}")
+        argv = [sys.executable, "-m", "respdyn", "serve", "--host", host, "--port", str(port),
+                "--cluster-port", str(port + 10000), "--node-id", f"node{k}",
+                "--seeds", seeds, "--data-dir", data_dir, *extra]
+        procs.append(subprocess.Popen(argv, start_new_session=True))
+        click.echo(f"node{k}: redis-cli -h {host} -p {port}   (cluster port {port + 10000}, "
+                   f"data {data_dir}, pid {procs[-1].pid})")
+    click.echo("Ctrl-C stops every node.")
+    codes = []
+    for proc in procs:
+        while True:
+            try:
+                codes.append(proc.wait())
+                break
+            except KeyboardInterrupt:
+                stop()
+        if not stopping:
+            stop()  # one node ended on its own: take the others down too
+    return max(codes, default=0)

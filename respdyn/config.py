@@ -55,9 +55,51 @@ class ServerConfig:
     #: log level: debug | info | warning
     loglevel: str = _setting("info", "loglevel", runtime=True)
 
+    # --- the Dynamo cluster (docs/cluster-protocol.md); any of seeds / cluster_port / node_id
+    # --- turns it on, otherwise the node runs alone on its local store
+    #: inter-node port; 0 = client port + 10000 (Redis Cluster's bus offset)
+    cluster_port: int = _setting(0, "cluster-port")
+    #: address the inter-node listener binds; empty = the client `host` (loopback by default)
+    cluster_host: str = _setting("", "cluster-bind")
+    #: comma-separated `[node_id@]host:port` cluster addresses of the other members
+    seeds: str = _setting("", "seeds")
+    #: replicas per key (Dynamo's N)
+    n: int = _setting(3, "dynamo-n")
+    #: replies a read waits for (R), the cluster default; CONSISTENCY overrides per client
+    r: int = _setting(2, "dynamo-r")
+    #: acknowledgements a write waits for (W), the cluster default
+    w: int = _setting(2, "dynamo-w")
+    #: ring partitions (a power of two dividing 16384; Riak's default 64)
+    partitions: int = _setting(64, "dynamo-partitions")
+    #: longest quorum wait, ms: fewer than R/W answers by then is NOQUORUM
+    cluster_timeout_ms: int = _setting(1000, "dynamo-timeout")
+    #: concurrent writes: "siblings" keeps them all, "lww" keeps the newest at write time
+    conflict_policy: str = _setting("siblings", "conflict-policy")
+    #: DYNAMO DEBUG (the partition switch for tests); never on in production
+    enable_debug_commands: bool = _setting(False, "enable-debug-commands")
+
     @property
     def effective_node_id(self) -> str:
         return self.node_id or f"{self.host}:{self.port}"
+
+    @property
+    def clustered(self) -> bool:
+        """Run the Dynamo stack (any cluster option given) rather than the local store."""
+        return bool(self.seeds or self.cluster_port or self.node_id)
+
+    @property
+    def effective_cluster_port(self) -> int:
+        return self.cluster_port or self.port + 10000
+
+    def seed_list(self) -> list[str]:
+        return [s.strip() for s in self.seeds.split(",") if s.strip()]
+
+    def check_cluster(self) -> None:
+        """Refuse settings that cannot work (ValueError with the reason)."""
+        if not (1 <= self.r <= self.n and 1 <= self.w <= self.n):
+            raise ValueError(f"need 1 <= r <= n and 1 <= w <= n (n={self.n} r={self.r} w={self.w})")
+        if self.conflict_policy not in ("siblings", "lww"):
+            raise ValueError("conflict-policy must be siblings or lww")
 
     # --- CONFIG GET / SET -------------------------------------------------------------------
 
@@ -99,10 +141,16 @@ _FIXED = {"save": "", "appendonly": "yes", "maxmemory": "0", "cluster-enabled": 
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
 
 
 def _convert(f: dataclasses.Field, text: str) -> Any:
+    if f.type in ("bool", bool):
+        if text.lower() not in ("yes", "no"):
+            raise ValueError("argument must be 'yes' or 'no'")
+        return text.lower() == "yes"
     if f.type in ("int", int):
         try:
             return int(text)

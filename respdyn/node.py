@@ -13,13 +13,14 @@ from typing import Any
 
 import storage
 from respdyn import __version__
-from respdyn.commands import connection, keys, server, strings
+from respdyn.commands import connection, dynamo, keys, server, strings
 from respdyn.commands.context import Context
 from respdyn.commands.dispatch import Dispatcher
 from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
 from respdyn.keyspace.keyspace import Keyspace, now_ms
-from respdyn.keyspace.store import LocalStore, keep_unexpired
+from respdyn.keyspace.replicated import ReplicatedStore
+from respdyn.keyspace.store import LocalStore, VersionedStore, keep_unexpired
 from respdyn.server.listener import Listener, ServerSettings
 from respdyn.server.shutdown import Shutdown
 from respdyn.session import SessionRegistry
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: the command families a node serves, in the order COMMAND lists them
 TABLES: tuple[CommandTable, ...] = (
-    connection.table, server.table, strings.table, keys.table,
+    connection.table, server.table, strings.table, keys.table, dynamo.table,
 )
 
 
@@ -51,9 +52,12 @@ def build_context(
     config: ServerConfig,
     engine: storage.Engine,
     offload: Callable[..., Any] | None = None,
+    store: VersionedStore | None = None,
 ) -> Context:
-    """Everything below the server, for one node. Tests call this to drive commands directly."""
-    store = LocalStore(engine, offload) if offload else LocalStore(engine)
+    """Everything below the server, for one node. Tests call this to drive commands directly.
+    `store` is the cluster's `ReplicatedStore` when the node is a cluster member."""
+    if store is None:
+        store = LocalStore(engine, offload) if offload else LocalStore(engine)
     keyspace = Keyspace(store, node_id=config.effective_node_id.encode())
     ctx = Context(
         keyspace=keyspace,
@@ -62,7 +66,63 @@ def build_context(
         sessions=SessionRegistry(config.maxclients),
     )
     ctx.info_sections["storage"] = lambda: _info_fields(store.info())
+    if isinstance(store, ReplicatedStore):
+        ctx.info_sections["cluster"] = cluster_info(store)
     return ctx
+
+
+def build_cluster(
+    config: ServerConfig, engine: storage.Engine, offload: Callable[..., Any] | None = None
+) -> ReplicatedStore:
+    """The Dynamo stack of one node: replica, transport, membership, coordinator, store.
+    Nothing listens yet: `Node.start` binds the inter-node port and contacts the seeds."""
+    from respdyn.cluster.coordinator import Coordinator
+    from respdyn.cluster.membership import Member, Membership
+    from respdyn.cluster.replica import Replica
+    from respdyn.cluster.transport import Transport
+
+    node_id = config.effective_node_id
+    cluster_addr = (config.cluster_host or config.host, config.effective_cluster_port)
+    timeout = config.cluster_timeout_ms / 1000
+    transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout)
+    me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}")
+    membership = Membership(me, transport, config.seed_list(), config.partitions)
+    replica = Replica(engine, node_id, config.conflict_policy, lambda: membership.members, offload)
+    if offload is not None:
+        transport.inline_ops = frozenset()  # engine calls yield: never stall the pipeline
+    coordinator = Coordinator(replica, transport, membership, config.n, config.r, config.w, timeout)
+    return ReplicatedStore(coordinator)
+
+
+def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
+    """INFO cluster: membership, quorum settings, sibling and repair counters."""
+
+    def fields() -> dict[str, Any]:
+        coordinator = store.coordinator
+        membership = coordinator.membership
+        stats = coordinator.stats
+        return {
+            "cluster_enabled": 1,
+            "cluster_node_id": coordinator.node_id,
+            "cluster_members": len(membership.members),
+            "cluster_members_complete": int(membership.complete),
+            "cluster_partitions": membership.ring.q,
+            "cluster_n": coordinator.n,
+            "cluster_r": coordinator.r,
+            "cluster_w": coordinator.w,
+            "cluster_conflict_policy": store.replica.policy,
+            "cluster_reads": stats.reads,
+            "cluster_writes": stats.writes,
+            "cluster_forwarded_writes": stats.forwarded_writes,
+            "cluster_read_repairs": stats.read_repairs,
+            "cluster_noquorum_reads": stats.noquorum_reads,
+            "cluster_noquorum_writes": stats.noquorum_writes,
+            "cluster_reads_with_siblings": stats.reads_with_siblings,
+            "cluster_max_siblings": stats.max_siblings,
+            "cluster_stored_with_siblings": store.replica.stored_with_siblings,
+        }
+
+    return fields
 
 
 def _info_fields(stats: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +154,7 @@ class Node:
         self.shutdown = Shutdown()
         self.engine: storage.Engine | None = None
         self.listener: Listener | None = None
+        self.cluster: ReplicatedStore | None = None  #: the Dynamo stack, when clustered
         self.loops: list[Any] = []
 
     def start(self) -> None:
@@ -101,7 +162,10 @@ class Node:
 
         self.engine = open_engine(self.config)
         offload = _offload_to_threads() if self.config.fsync == "always" else None
-        ctx = build_context(self.config, self.engine, offload)
+        if self.config.clustered:
+            self.cluster = build_cluster(self.config, self.engine, offload)
+            self.cluster.coordinator.transport.serve()
+        ctx = build_context(self.config, self.engine, offload, self.cluster)
         ctx.shutdown = self.shutdown.trigger
         self.ctx = ctx
         settings = ServerSettings(
@@ -114,12 +178,27 @@ class Node:
         )
         self.listener = Listener(build_dispatcher(ctx), ctx.sessions, settings, self.shutdown)
         self.listener.start()
+        if self.cluster is not None:
+            self._start_cluster(self.cluster)
         self.loops.append(gevent.spawn(self._expire_loop))
         log.info(
             "respdyn %s listening on %s:%d, data in %s, fsync %s",
             __version__, self.config.host, self.listener.server_port, self.config.data_dir,
             self.config.fsync,
         )
+
+    def _start_cluster(self, store: ReplicatedStore) -> None:
+        """Now that the client port is known: tell peers about it, then contact the seeds."""
+        assert self.listener is not None
+        client_addr = f"{self.config.host}:{self.listener.server_port}"
+        coordinator = store.coordinator
+        coordinator.transport.client_addr = client_addr
+        coordinator.membership.me.client_addr = client_addr
+        coordinator.membership.start()
+        host, port = coordinator.transport.cluster_addr
+        log.info("node %s: cluster port %s:%d, N=%d R=%d W=%d, seeds %s",
+                 coordinator.node_id, host, port, coordinator.n, coordinator.r, coordinator.w,
+                 self.config.seeds or "(none)")
 
     def _expire_loop(self) -> None:
         """Redis' active expiry: a bounded step `hz` times a second, more while keys are due."""
@@ -147,6 +226,9 @@ class Node:
         if self.listener is not None:
             self.listener.stop(timeout=5)
         gevent.killall(self.loops, timeout=5)
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
         if self.engine is not None:
             self.engine.close()
             self.engine = None

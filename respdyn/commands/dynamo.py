@@ -1,0 +1,226 @@
+"""respdyn's own commands: versions (SIBLINGS, RESOLVE), per-client quorums (CONSISTENCY) and
+the DYNAMO admin container (RING, MEMBERS, PREFLIST, LOCAL, DEBUG, HELP).
+
+They work on a single node too, answering as a one-node ring (N = R = W = 1, one sibling, an
+empty context token), so clients need not know how the server was started.
+See docs/cluster-protocol.md for the sibling rules and the context token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from respdyn import errors
+from respdyn.cluster import dvv
+from respdyn.cluster.hashing import SLOTS, key_slot
+from respdyn.commands.args import to_int
+from respdyn.commands.context import Context
+from respdyn.commands.docs import help_reply
+from respdyn.commands.registry import CommandTable
+from respdyn.keyspace import layout, request
+from respdyn.keyspace.record import Kind, Record
+from respdyn.keyspace.replicated import ReplicatedStore, parse_context
+from respdyn.protocol.reply import OK, Map
+from respdyn.session import Session
+
+table = CommandTable("dynamo")
+
+_RESPDYN = {"support": "respdyn"}
+
+
+def _cluster(ctx: Context) -> ReplicatedStore | None:
+    store = ctx.keyspace.store
+    return store if isinstance(store, ReplicatedStore) else None
+
+
+def _nrw(ctx: Context) -> tuple[int, int, int]:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        return 1, 1, 1
+    c = cluster.coordinator
+    return c.n, c.r, c.w
+
+
+# --- SIBLINGS / RESOLVE ----------------------------------------------------------------------
+
+
+def _sibling_reply(sibling: Any, now: int, meta: bool) -> Any:
+    value = None if sibling.tombstone or sibling.expired(now) else sibling.payload
+    if not meta:
+        return value
+    return [value, sibling.timestamp, sibling.node]
+
+
+@table.command(
+    "siblings", -2, "readonly", keys=(1, 1, 1), since="0.1.0",
+    summary="Returns the causal context token and every concurrent version of a key "
+    "(nil for a delete); WITHMETA adds each version's timestamp (ms) and origin node.",
+    arguments=(("key", "key", ""), ("withmeta", "pure-token", "optional")),
+    **_RESPDYN,
+)
+def siblings(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    meta = False
+    for arg in args[1:]:
+        if arg.upper() != b"WITHMETA":
+            raise errors.syntax_error()
+        meta = True
+    record: Record | None = ctx.keyspace.store.read(layout.data_key(session.db, args[0]))
+    empty = b"" if _cluster(ctx) is None else dvv.encode_context(())
+    if record is None:
+        return [empty, []]
+    now = ctx.keyspace.clock()
+    return [record.context or empty, [_sibling_reply(s, now, meta) for s in record.siblings]]
+
+
+@table.command(
+    "resolve", 4, "write denyoom", keys=(1, 1, 1), since="0.1.0",
+    summary="Writes a value superseding exactly the versions the context token covers; "
+    "versions written after that context was read stay as siblings.",
+    arguments=(("key", "key", ""), ("context", "string", ""), ("value", "string", "")),
+    **_RESPDYN,
+)
+def resolve(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    key, token, value = args
+    if token or _cluster(ctx) is not None:
+        parse_context(token)  # garbage is refused before any write
+    ctx.keyspace.put(session.db, key, Kind.STRING, value, 0, token if token else None)
+    return OK
+
+
+# --- CONSISTENCY -----------------------------------------------------------------------------
+
+
+def _level(word: bytes, n: int) -> tuple[int, int] | None:
+    level = {b"ONE": 1, b"QUORUM": n // 2 + 1, b"ALL": n}.get(word.upper())
+    return None if level is None else (level, level)
+
+
+@table.command(
+    "consistency", -1, "fast", since="0.1.0",
+    summary="Shows or sets this connection's read/write quorums: ONE, QUORUM, ALL, "
+    "explicit R W, or DEFAULT (the cluster's).",
+    arguments=(("level", "string", "optional"),),
+    **_RESPDYN,
+)
+def consistency(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    n, r, w = _nrw(ctx)
+    if not args:
+        current = session.extra.get(request.SESSION_KEY) or (r, w)
+        return Map([(b"n", n), (b"r", current[0]), (b"w", current[1])])
+    if len(args) == 1:
+        if args[0].upper() == b"DEFAULT":
+            session.extra.pop(request.SESSION_KEY, None)
+            return OK
+        chosen = _level(args[0], n)
+        if chosen is None:
+            raise errors.syntax_error()
+    elif len(args) == 2:
+        chosen = (to_int(args[0]), to_int(args[1]))
+        if not all(1 <= x <= n for x in chosen):
+            raise errors.ReplyError(f"R and W must be between 1 and N ({n})")
+    else:
+        raise errors.syntax_error()
+    session.extra[request.SESSION_KEY] = chosen
+    return OK
+
+
+# --- DYNAMO ----------------------------------------------------------------------------------
+
+table.container("dynamo", summary="A container for respdyn's Dynamo ring commands.",
+                since="0.1.0")
+
+
+@table.command(
+    "dynamo|ring", 2, "loading stale", since="0.1.0",
+    summary="Lists the partitions: index, first and last slot, preference list (N nodes).",
+    **_RESPDYN,
+)
+def dynamo_ring(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        return [[0, 0, SLOTS - 1, [ctx.config.effective_node_id.encode()]]]
+    coordinator = cluster.coordinator
+    ring = coordinator.membership.ring
+    out = []
+    for p in range(ring.q):
+        slots = ring.slots_of(p)
+        prefs = [node.encode() for node in coordinator.partition_preference(p)]
+        out.append([p, slots.start, slots.stop - 1, prefs])
+    return out
+
+
+@table.command(
+    "dynamo|members", 2, "loading stale", since="0.1.0",
+    summary="Lists the members: node id, client address, cluster address, state.",
+    **_RESPDYN,
+)
+def dynamo_members(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        me = ctx.config.effective_node_id
+        return [[me.encode(), f"{ctx.config.host}:{ctx.config.port}".encode(), b"", b"self"]]
+    membership = cluster.coordinator.membership
+    return [
+        [m.node_id.encode(), m.client_addr.encode(), m.cluster_addr.encode(),
+         membership.state(m.node_id).encode()]
+        for _, m in sorted(membership.members.items())
+    ]
+
+
+@table.command(
+    "dynamo|preflist", 3, "loading stale", since="0.1.0",
+    summary="Returns the preference list (the N replica nodes) of a key.",
+    **_RESPDYN,
+)
+def dynamo_preflist(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        return [ctx.config.effective_node_id.encode()]
+    slot = key_slot(args[0])
+    return [node.encode() for node in cluster.coordinator.preference(slot)]
+
+
+@table.command(
+    "dynamo|local", 3, "loading stale", since="0.1.0",
+    summary="Returns 1 if THIS node's disk holds a version of the key (a replica), else 0.",
+    **_RESPDYN,
+)
+def dynamo_local(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    raw = layout.data_key(session.db, args[0])
+    cluster = _cluster(ctx)
+    if cluster is not None:
+        return int(cluster.holds_locally(raw))
+    return int(ctx.keyspace.store.engine.get(raw) is not None)  # type: ignore[attr-defined]
+
+
+@table.command(
+    "dynamo|debug", -3, "admin noscript loading stale", since="0.1.0",
+    summary="Test only (needs --enable-debug-commands): PARTITION node-id... drops all "
+    "traffic with those nodes; HEAL restores it.",
+    **_RESPDYN,
+)
+def dynamo_debug(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    if not ctx.config.enable_debug_commands:
+        raise errors.ReplyError(
+            "DYNAMO DEBUG is disabled; start the node with --enable-debug-commands"
+        )
+    cluster = _cluster(ctx)
+    if cluster is None:
+        raise errors.ReplyError("DYNAMO DEBUG needs a cluster node")
+    blocked = cluster.coordinator.transport.blocked
+    sub = args[0].upper()
+    if sub == b"PARTITION" and len(args) > 1:
+        blocked.update(a.decode("utf-8", "replace") for a in args[1:])
+        return OK
+    if sub == b"HEAL" and len(args) == 1:
+        blocked.clear()
+        return OK
+    raise errors.syntax_error()
+
+
+@table.command(
+    "dynamo|help", 2, "loading stale", since="0.1.0",
+    summary="Returns helpful text about the different subcommands.", **_RESPDYN,
+)
+def dynamo_help(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    return help_reply(ctx.registry.lookup("dynamo"))  # type: ignore[arg-type]
