@@ -4,6 +4,8 @@ KEYS replies, and the matcher's linear bound on CVE-2022-36021 style patterns.""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from respdyn.commands import glob
 
@@ -124,3 +126,70 @@ def test_stars_collapse() -> None:
 )
 def test_is_literal(pattern: bytes, literal: bool) -> None:
     assert glob.is_literal(pattern) is literal
+
+
+# --- property: equal to a direct port of Redis' recursive matcher on short inputs -----------
+
+
+def reference_match(p: bytes, s: bytes) -> bool:
+    """Redis 7.0's recursive stringmatchlen, transcribed (exponential: short inputs only)."""
+    pi = si = 0
+    while pi < len(p) and si < len(s):
+        c = p[pi]
+        if c == 0x2A:
+            while pi + 1 < len(p) and p[pi + 1] == 0x2A:
+                pi += 1
+            if pi + 1 == len(p):
+                return True
+            return any(reference_match(p[pi + 1 :], s[k:]) for k in range(si, len(s)))
+        if c == 0x3F:
+            si += 1
+        elif c == 0x5B:
+            pi += 1
+            negate = pi < len(p) and p[pi] == 0x5E
+            pi += negate
+            hit = False
+            while True:
+                if pi < len(p) and p[pi] == 0x5C and len(p) - pi >= 2:
+                    pi += 1
+                    hit |= p[pi] == s[si]
+                elif pi < len(p) and p[pi] == 0x5D:
+                    break
+                elif pi >= len(p):
+                    pi -= 1
+                    break
+                elif len(p) - pi >= 3 and p[pi + 1] == 0x2D:
+                    lo, hi = sorted((glob._signed(p[pi]), glob._signed(p[pi + 2])))
+                    hit |= lo <= glob._signed(s[si]) <= hi
+                    pi += 2
+                else:
+                    hit |= p[pi] == s[si]
+                pi += 1
+            if hit == negate:
+                return False
+            si += 1
+        else:
+            if c == 0x5C and len(p) - pi >= 2:
+                pi += 1
+            if p[pi] != s[si]:
+                return False
+            si += 1
+        pi += 1
+        if si == len(s):
+            while pi < len(p) and p[pi] == 0x2A:
+                pi += 1
+            break
+    return pi == len(p) and si == len(s)
+
+
+PATTERN_BYTES = b"ab*?[]^-\\\x80"
+STRING_BYTES = b"ab]-^\\*\x80"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    pattern=st.lists(st.sampled_from(PATTERN_BYTES), max_size=8).map(bytes),
+    string=st.lists(st.sampled_from(STRING_BYTES), max_size=8).map(bytes),
+)
+def test_equals_redis_recursive_matcher(pattern: bytes, string: bytes) -> None:
+    assert glob.match(pattern, string) == reference_match(pattern, string)
