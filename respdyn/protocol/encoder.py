@@ -81,8 +81,11 @@ def encode_into(value: Any, protocol: int, put: Callable[[bytes], Any]) -> None:
     elif value is None:
         put(_NULL2 if protocol == 2 else _NULL3)
     elif t is Status:
-        fixed = _FIXED_STATUS.get(id(value))
-        put(fixed if fixed is not None else b"+" + _line(value.text) + CRLF)
+        if value is OK:
+            put(b"+OK\r\n")
+        else:
+            fixed = _FIXED_STATUS.get(id(value))
+            put(fixed if fixed is not None else b"+" + _line(value.text) + CRLF)
     elif t is list or t is tuple:
         put(b"*%d\r\n" % len(value))
         for item in value:

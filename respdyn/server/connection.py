@@ -80,10 +80,20 @@ class Connection:
         """Serve until EOF, QUIT, a protocol error, a kill or shutdown; always closes."""
         self._greenlet = getcurrent()
         size = self.settings.recv_size
-        recv = self.raw.recv
+        limit = self.settings.client_query_buffer_limit
+        recv, reader = self.raw.recv, self.reader
+        wait, readable = self.hub.wait, self._rw
         try:
             while not self.closing:
-                self._wait_input()
+                if self.out:  # pushed while we were busy
+                    self._flush()
+                self._idle = True
+                try:
+                    wait(readable)
+                except _Wakeup:
+                    continue  # a push arrived: flush it, then wait again
+                finally:
+                    self._idle = False
                 if self.closing:
                     break
                 try:
@@ -92,8 +102,8 @@ class Connection:
                     continue
                 if not data:
                     break
-                self.reader.feed(data)
-                if self.reader.buffered > self.settings.client_query_buffer_limit:
+                reader.feed(data)
+                if reader.buffered > limit:
                     log.warning("closing %s: query buffer over the limit", self.session.addr)
                     break
                 if not self._run_commands():
@@ -103,29 +113,16 @@ class Connection:
         finally:
             self.close()
 
-    def _wait_input(self) -> None:
-        """Park on the read watcher; pushed output is flushed while we are idle."""
-        while True:
-            if self.out:
-                self._flush()
-            if self.closing:
-                return
-            self._idle = True
-            try:
-                self.hub.wait(self._rw)
-                return
-            except _Wakeup:
-                continue
-            finally:
-                self._idle = False
-
     def _run_commands(self) -> bool:
         """Run every complete request read so far, in order; False = close the connection."""
         reader, session, dispatch = self.reader, self.session, self.dispatch
         soft = self.settings.output_soft_limit
+        gets = reader.gets
+        out = self.out
+        put = out.extend
         while True:
             try:
-                args = reader.gets()
+                args = gets()
             except ProtocolError as exc:
                 encode_into(exc, session.protocol, self.out.extend)
                 self._flush()
@@ -144,20 +141,21 @@ class Connection:
                 reply = _INTERNAL
             if self.closing:  # killed by another client while the command ran
                 return False
-            out = self.out
             mark = len(out)
             try:
-                encode_into(reply, session.protocol, out.extend)
+                encode_into(reply, session.protocol, put)
             except Exception:
                 log.exception("bad reply value from %r", args[0][:64])
                 del out[mark:]
-                encode_into(_INTERNAL, session.protocol, out.extend)
+                encode_into(_INTERNAL, session.protocol, put)
             reader.unauthenticated = not session.authenticated
             if session.close_after_reply:
                 self._flush()
                 return False
             if len(out) > soft:
                 self._flush()  # blocks while the client does not read: input waits too
+                out = self.out  # _flush swapped in a fresh buffer
+                put = out.extend
         if self.out:
             self._flush()
         return not (self.shutdown is not None and self.shutdown.is_set())
