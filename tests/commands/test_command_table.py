@@ -67,6 +67,22 @@ def test_docs_commands_md_is_current():
     )
 
 
+def test_generator_check_mode_reports_staleness(tmp_path, monkeypatch):
+    """`scripts/gen_commands_doc.py --check` (CI's guard) fails on a stale file, passes after
+    a regeneration."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "scripts" / "gen_commands_doc.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    monkeypatch.setattr(gen, "TARGET", tmp_path / "commands.md")
+    (tmp_path / "commands.md").write_text("stale\n")
+    assert gen.main(["--check"]) == 1
+    assert gen.main([]) == 0
+    assert gen.main(["--check"]) == 0
+    assert (tmp_path / "commands.md").read_text() == commands_markdown(build_registry())
+
+
 def test_markdown_lists_every_command_once():
     text = commands_markdown(REGISTRY)
     rows = [line for line in text.splitlines() if line.startswith("| `")]
