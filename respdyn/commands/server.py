@@ -34,7 +34,16 @@ class _Table(CommandTable):
     COMMAND DOCS, ...) that on its own lists every command, with arity -1."""
 
     def container_with_handler(
-        self, name: str, arity: int, flags: str, handler: Handler, *, summary: str, since: str
+        self,
+        name: str,
+        arity: int,
+        flags: str,
+        handler: Handler,
+        *,
+        summary: str,
+        since: str,
+        support: str = "identical",
+        note: str = "",
     ) -> CommandSpec:
         spec = CommandSpec(
             name=name,
@@ -44,6 +53,8 @@ class _Table(CommandTable):
             summary=summary,
             since=since,
             flags=frozenset(flags.split()),
+            support=support,
+            note=note,
         )
         self._containers[spec.name] = spec
         self.specs.append(spec)
@@ -74,6 +85,8 @@ table.container_with_handler(
     command_all,
     summary="Returns detailed information about all commands.",
     since="2.8.13",
+    support="differs",
+    note="bare COMMAND answers an arity error until the dispatcher runs a container's handler",
 )
 
 
