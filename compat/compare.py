@@ -1,0 +1,148 @@
+"""The comparison engine: the same request to the reference and to respdyn, exact reply bytes
+first, a declared normal form second, and a record of the outcome per command for the report.
+
+Outcomes: "identical" (same bytes), "differs" (equal once normalised by a declared design
+difference), "bug" (a declared known incompatibility, equal under its normal form). Anything
+else fails the test with both replies shown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compat import differences
+from compat.resp import RawConnection, Tagged, to_text
+from compat.targets import Target
+
+RESULTS_DIR = Path(__file__).parent / ".results"
+
+
+def command_key(argv: list[bytes] | tuple[bytes, ...], containers: Iterable[str]) -> str:
+    """Redis' name for what ran: "get", or "client|list" for a container's subcommand."""
+    name = argv[0].decode(errors="replace").lower()
+    if name in containers and len(argv) > 1:
+        return f"{name}|{argv[1].decode(errors='replace').lower()}"
+    return name
+
+
+@dataclass
+class Recorder:
+    """Per-command outcome counts of this pytest process; dumped as JSON for compat.report."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    examples: dict[str, dict[str, str]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, command: str, outcome: str, detail: str = "") -> None:
+        bucket = self.counts[command]
+        label = f"{outcome}:{detail}" if detail else outcome
+        bucket[label] = bucket.get(label, 0) + 1
+
+    def dump(self) -> Path:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        path = RESULTS_DIR / f"results-{worker}.json"
+        data = {"counts": self.counts, "examples": self.examples, **self.extra}
+        path.write_text(json.dumps(data, indent=1, sort_keys=True))
+        return path
+
+
+RECORDER = Recorder()
+
+
+class Undeclared(AssertionError):
+    """Replies differ and differences.py declares nothing that explains it."""
+
+
+def compare(
+    key: str, argv: list[bytes], expected: tuple[Any, bytes], actual: tuple[Any, bytes],
+    where: str = "", recorder: Recorder = RECORDER,
+) -> str:
+    """Compare one reply pair; returns the outcome or raises Undeclared."""
+    (value, raw), (their_value, their_raw) = expected, actual
+    if raw == their_raw:
+        recorder.record(key, "identical")
+        return "identical"
+    diff = differences.find(key, argv)
+    shown = (f"{where} {b' '.join(argv)[:200]!r}\n  redis:   {raw[:600]!r}\n"
+             f"  respdyn: {their_raw[:600]!r}")
+    if diff is None:
+        raise Undeclared(f"undeclared difference for {key}: {shown}")
+    if diff.normalise(value) != diff.normalise(their_value):
+        raise Undeclared(
+            f"{key} differs beyond its declared normal form ({diff.reason}): {shown}\n"
+            f"  normalised: {diff.normalise(value)!r} != {diff.normalise(their_value)!r}"
+        )
+    outcome = "bug" if diff.kind == "bug" else "differs"
+    recorder.record(key, outcome, diff.id)
+    recorder.examples.setdefault(
+        f"{key}:{diff.id}",
+        f"{b' '.join(argv)[:120].decode(errors='replace')} -> redis {to_text(value)[:160]}"
+        f" / respdyn {to_text(their_value)[:160]}",
+    )
+    return outcome
+
+
+class Pair:
+    """Named client connections opened in pairs (one per server), in one RESP protocol."""
+
+    def __init__(
+        self, reference: Target, respdyn: Target, protocol: int, containers: Iterable[str]
+    ) -> None:
+        self.targets = (reference, respdyn)
+        self.protocol = protocol
+        self.containers = frozenset(containers)
+        self.conns: dict[str, tuple[RawConnection, RawConnection]] = {}
+        self.current = "main"
+        self.failures: list[str] = []  #: undeclared differences, collected to show them all
+
+    def _open(self, name: str) -> tuple[RawConnection, RawConnection]:
+        pair = tuple(RawConnection(t.host, t.port) for t in self.targets)
+        self.conns[name] = pair  # type: ignore[assignment]
+        if self.protocol == 3:
+            self.send([b"HELLO", b"3"], conn=name, record=False)
+        return self.conns[name]
+
+    def use(self, name: str) -> None:
+        self.current = name
+
+    def send(
+        self, argv: list[bytes], conn: str | None = None, where: str = "", record: bool = True
+    ) -> tuple[Any, Any]:
+        """Send argv on both connections and compare; returns both parsed replies."""
+        name = conn or self.current
+        ref, dut = self.conns.get(name) or self._open(name)
+        expected, actual = ref.call(argv), dut.call(argv)
+        key = command_key(argv, self.containers)
+        try:
+            compare(key, argv, expected, actual, where, RECORDER if record else Recorder())
+        except Undeclared as exc:
+            self.failures.append(str(exc))
+        if key == "quit":
+            self._expect_closed(name)
+        return expected[0], actual[0]
+
+    def _expect_closed(self, name: str) -> None:
+        ref, dut = self.conns.pop(name)
+        closed = (ref.closed_by_peer(), dut.closed_by_peer())
+        ref.close()
+        dut.close()
+        assert closed == (True, True), f"after QUIT (redis closed, respdyn closed) = {closed}"
+
+    def close(self) -> None:
+        for pair in self.conns.values():
+            for conn in pair:
+                conn.close()
+        self.conns.clear()
+
+
+def is_unknown_command(value: Any) -> bool:
+    return isinstance(value, Tagged) and value.kind == "-" and value.value.startswith(
+        b"ERR unknown command"
+    )

@@ -1,0 +1,122 @@
+"""Every known way respdyn's replies differ from Redis 7.0's — declared here and nowhere else.
+
+Each entry names the command (Redis' name, "container|sub" for subcommands), optionally the
+calls it applies to, the normal form both replies are compared in (compat/normalise.py), and
+why. `kind="design"` is a deliberate difference (also stated in the command table's note);
+`kind="bug"` is a known incompatibility waiting for a fix: its description gives the input and
+both replies, and compat.report lists it. A reply difference not covered here fails the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from compat import normalise as n
+
+Args = list[bytes] | tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Difference:
+    command: str
+    normalise: n.Normaliser
+    reason: str
+    kind: str = "design"  #: "design", "timing" (the clock, not respdyn) or "bug"
+    when: Callable[[Args], bool] | None = None  #: only calls for which this is true
+    name: str = ""  #: distinguishes several entries of one command
+
+    @property
+    def id(self) -> str:
+        return self.name or self.kind
+
+
+def arg(index: int, *values: str) -> Callable[[Args], bool]:
+    """Calls whose argument `index` (0 = the command name) is one of `values` (any case)."""
+    wanted = {v.lower().encode() for v in values}
+    return lambda argv: len(argv) > index and argv[index].lower() in wanted
+
+
+def has(*values: str) -> Callable[[Args], bool]:
+    """Calls with any of `values` among their arguments (any case)."""
+    wanted = {v.lower().encode() for v in values}
+    return lambda argv: any(a.lower() in wanted for a in argv[1:])
+
+
+D = Difference
+
+DIFFERENCES: list[Difference] = [
+    # --- by design: order and layout Redis leaves unspecified --------------------------------
+    D("keys", n.unordered, "keys come in hash-slot order; Redis' order is its hash table's"),
+    D("scan", n.kind_only, "a cursor the server never returned (negative, out of range): the Redis "
+      "docs call this undefined behaviour", when=lambda argv: len(argv) > 1 and argv[1] != b"0",
+      name="foreign-cursor"),
+    D("scan", n.scan_page, "the cursor is a hash slot and batches follow slots, not Redis' "
+      "table; a finished walk (cursor 0) returns the same keys"),
+    D("randomkey", n.type_of, "uniform over hash slots; which key comes back is random anyway"),
+    # --- by design: server-specific values ------------------------------------------------------
+    D("info", n.kind_only, "a subset of Redis' fields plus respdyn_version (INFO is text)"),
+    D("command", n.kind_only, "respdyn serves a subset of Redis' commands"),
+    D("command|count", n.type_of, "respdyn serves a subset of Redis' commands"),
+    D("command|list", n.type_of, "respdyn serves a subset of Redis' commands"),
+    D("command|info", lambda v: n.command_info(v, TABLE_DIFFERENCES), "no command tips; key "
+      "specs derived from the legacy positions (flags like `access`, `variable_flags`, `notes` "
+      "missing)", name="table"),
+    D("command|help", n.help_text, "lists respdyn's subcommands in its own words"),
+    D("config|help", n.help_text, "lists respdyn's subcommands in its own words"),
+    D("client|help", n.help_text, "lists respdyn's subcommands in its own words"),
+    D("client|setinfo", n.newer_than_reference, "Redis 7.2's subcommand, served so clients' "
+      "handshakes succeed (Redis 7.0: unknown subcommand)"),
+    D("client|no-touch", n.newer_than_reference, "Redis 7.2's subcommand, accepted and ignored"),
+    D("object|idletime", n.type_of, "always 0: respdyn keeps no access times"),
+    D("command|docs", n.kind_only, "respdyn's own summaries; no history or nested arguments"),
+    D("config|get", n.kind_only, "respdyn's settings (Redis' names where Redis has them)"),
+    D("time", n.shape, "the clock moves between the two requests"),
+    D("lastsave", n.type_of, "each server's own last save time"),
+    D("client|id", n.type_of, "each server numbers its own clients"),
+    D("client|list", n.type_of, "buffer/memory fields are 0; lib-name/lib-ver as Redis 7.2"),
+    D("client|info", n.type_of, "same line format as CLIENT LIST (Redis 7.2's fields)"),
+    D("hello", n.masking(b"id"), "each server numbers its own clients", name="client-id"),
+    D("pttl", n.within(1000), "milliseconds pass between the two requests", kind="timing"),
+    # --- known bugs (the integrator fixes them; remove the entry with the fix) -----------------
+    D("incrbyfloat", n.anything, "hexadecimal floats: Redis parses numbers with strtold, so "
+      "`SET h 10`, `INCRBYFLOAT h 0x10` gives Redis \"26\" and respdyn `-ERR value is not a "
+      "valid float`; likewise a stored \"0x10\"", kind="bug", name="hex-float",
+      when=lambda argv: len(argv) == 3 and argv[2].lower().lstrip(b"+-").startswith(b"0x")),
+]
+
+#: calls whose stored value is the hex float above (INCRBYFLOAT on "0x10")
+HEX_KEYS = (b"hexv",)
+DIFFERENCES.insert(-1, D(
+    "incrbyfloat", n.anything, "a stored hexadecimal float (`SET hexv 0x10`, `INCRBYFLOAT hexv "
+    "1`): Redis \"17\", respdyn `-ERR value is not a valid float`", kind="bug",
+    name="hex-float-stored", when=lambda argv: len(argv) == 3 and argv[1] in HEX_KEYS))
+
+#: commands the compat suite deliberately never sends, with the reason (the report shows it)
+NOT_EXERCISED: dict[str, str] = {
+    "shutdown": "stops the server under test; covered by tests/commands/test_server.py",
+    "debug": "Redis 7.0 refuses DEBUG unless enable-debug-command; respdyn serves SLEEP/HELP",
+}
+
+#: COMMAND INFO fields (index in Redis' 7.0 reply) compared exactly: name, arity, flags,
+#: first key, last key, step; ACL categories (6) as a set. Tips (7), key specs (8) and
+#: subcommands (9) differ by design (see "command|info" above).
+TABLE_FIELDS = (0, 1, 2, 3, 4, 5, 6)
+
+#: commands whose COMMAND INFO entry differs from Redis' in the compared fields, and why
+TABLE_DIFFERENCES: dict[str, str] = {
+    "keys": "bug: ACL categories lack @dangerous (Redis: @keyspace @read @slow @dangerous); "
+    "respdyn derives categories from flags and KEYS has no admin flag",
+}
+
+
+def find(command: str, argv: Args) -> Difference | None:
+    """The first declared difference for this call, or None."""
+    for diff in DIFFERENCES:
+        if diff.command == command and (diff.when is None or diff.when(argv)):
+            return diff
+    return None
+
+
+def declared_for(command: str) -> list[Difference]:
+    return [d for d in DIFFERENCES if d.command == command]
