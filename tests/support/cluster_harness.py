@@ -1,0 +1,92 @@
+"""Real respdyn clusters for tests and benchmarks: node processes on 127.0.0.1, started in
+parallel, each seeded with every member as `node_id@host:port` (so every node knows the whole
+ring from the start), always stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+from pathlib import Path
+
+import redis
+from harness import RespdynProcess, stop, wait_until_serving
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out: set[int] = set()
+
+
+def quiet_port(host: str = "127.0.0.1") -> int:
+    """A free port BELOW the kernel's ephemeral range: nodes open many outgoing connections
+    while their peers start, and one of those must not take a port a peer is about to bind."""
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = random.randint(max(1025, high - 12000), high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+class Cluster:
+    """`size` nodes named node1..nodeK; `extra` goes to every `respdyn serve`."""
+
+    def __init__(self, root: Path, size: int, *extra: str, debug: bool = True) -> None:
+        cluster_ports = [quiet_port() for _ in range(size)]
+        seeds = ",".join(f"node{k + 1}@127.0.0.1:{p}" for k, p in enumerate(cluster_ports))
+        self.nodes = [
+            RespdynProcess(
+                root / f"node{k + 1}" / "data",
+                "--node-id", f"node{k + 1}", "--cluster-port", str(cluster_ports[k]),
+                "--seeds", seeds, "--fsync", "no",
+                *(["--enable-debug-commands"] if debug else []), *extra,
+            )
+            for k in range(size)
+        ]
+        for node in self.nodes:
+            node.port = quiet_port()
+            node.data_dir.parent.mkdir(parents=True, exist_ok=True)
+
+    def start(self) -> Cluster:
+        """Spawn every node, then wait for each (startup overlaps)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RESPDYN_")}
+        for node in self.nodes:
+            with open(node.log, "ab") as log:
+                node.proc = subprocess.Popen(node.argv, stdout=log, stderr=log, env=env)
+        for node in self.nodes:
+            wait_until_serving(node.proc, node.host, node.port, node.log)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.proc.terminate()
+        for node in self.nodes:
+            if node.proc is not None:
+                stop(node.proc)
+
+    def client(self, k: int, **kw) -> redis.Redis:
+        """A redis-py client of node k (1-based, as the node ids)."""
+        node = self.nodes[k - 1]
+        return redis.Redis(host=node.host, port=node.port, socket_timeout=10, **kw)
+
+    def kill(self, k: int) -> None:
+        self.nodes[k - 1].kill()
+
+    def __len__(self) -> int:
+        return len(self.nodes)
