@@ -25,6 +25,7 @@ class Dispatcher:
         self.ctx = ctx
         self.registry = ctx.registry
         self.stats = ctx.stats
+        self.keylocks = ctx.keylocks
 
     def __call__(self, session: Session, argv: list[bytes]) -> Any:
         return self.execute(session, argv)
@@ -51,6 +52,8 @@ class Dispatcher:
                 raise errors.wrong_arity(spec.name)
             return spec, argv[1:]
         if len(argv) < 2:
+            if spec.handler is not None and spec.arity_ok(len(argv)):
+                return spec, []  # a container that also runs bare: COMMAND
             raise errors.wrong_arity(spec.name)
         sub = spec.subcommands.get(argv[1].decode("latin-1").lower())
         if sub is None:
@@ -64,6 +67,8 @@ class Dispatcher:
         entry = self.stats.command(spec.name)
         started = time.perf_counter()
         override = request.consistency.set(session.extra.get(request.SESSION_KEY))
+        held = self.keylocks.acquire(session.db, keys) if spec.locks_keys and (
+            keys := spec.keys.keys_in_args(args)) else None
         try:
             reply = spec.handler(self.ctx, session, args)  # type: ignore[misc]
         except ReplyError as exc:
@@ -78,6 +83,8 @@ class Dispatcher:
             reply = ReplyError("internal error")
         finally:
             request.consistency.reset(override)
+            if held is not None:
+                self.keylocks.release(held)
         entry.calls += 1
         entry.usec += int((time.perf_counter() - started) * 1_000_000)
         if isinstance(reply, ReplyError):

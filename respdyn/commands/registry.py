@@ -63,13 +63,21 @@ class CommandTable:
         return register
 
     def container(
-        self, name: str, *, summary: str, since: str = "1.0.0", flags: str = ""
+        self,
+        name: str,
+        *,
+        summary: str,
+        since: str = "1.0.0",
+        flags: str = "",
+        arity: int = -2,
+        handler: Handler | None = None,
     ) -> CommandSpec:
         """Declare a container command (CLIENT, CONFIG, ...); its subcommands are declared as
-        `container|sub` afterwards. Redis gives containers arity -2."""
+        `container|sub` afterwards. Redis gives containers arity -2; a container that also
+        runs bare (COMMAND, arity -1) passes the handler for that case."""
         spec = CommandSpec(
-            name=name.lower(), arity=-2, handler=None, group=self.group, summary=summary,
-            since=since, flags=_flags(flags),
+            name=name.lower(), arity=arity, handler=handler, group=self.group,
+            summary=summary, since=since, flags=_flags(flags),
         )
         self._containers[spec.name] = spec
         self.specs.append(spec)

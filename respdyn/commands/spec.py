@@ -49,6 +49,14 @@ class KeySpec:
         return argv[self.first : last + 1 : self.step]
 
 
+    def keys_in_args(self, args: list[bytes]) -> list[bytes]:
+        """The same, for `args` without the command name (what handlers receive)."""
+        if self.first == 0 or len(args) < self.first:
+            return []
+        last = self.last - 1 if self.last >= 0 else len(args) + self.last
+        return args[self.first - 1 : last + 1 : self.step]
+
+
 NO_KEYS = KeySpec()
 
 
@@ -70,6 +78,12 @@ class CommandSpec:
     support: str = "identical"
     note: str = ""
     subcommands: dict[str, CommandSpec] = field(default_factory=dict)
+
+    @property
+    def locks_keys(self) -> bool:
+        """Writes hold their keys' locks while running (respdyn/keyspace/locks.py); blocking
+        commands take them themselves, around each attempt, never while waiting."""
+        return "write" in self.flags and "blocking" not in self.flags and self.keys.first > 0
 
     def __post_init__(self) -> None:
         unknown = self.flags - KNOWN_FLAGS
