@@ -31,6 +31,12 @@ Each `Sibling` carries the coordinator's wall-clock time in ms and its node id, 
 caller, so the layer above can pick a deterministic winner: newest ``ts_ms``, then greatest node
 id, then greatest value (tombstones lowest). Clocks never read the time themselves.
 
+Coordinator ids. A dot must never be issued twice, so (1) `update` must run on the coordinator's
+own stored clock for the key (the coordinator is a replica: its counter is the id's highest), and
+(2) a node whose data was wiped must coordinate under a new id (e.g. ``name/incarnation``), as
+Riak gives vnodes a fresh id: restarting an old id's counter at 1 makes replicas that remember a
+higher counter treat the new writes as already seen, and drop them.
+
 Size bound. Entries are only created by coordinators, and coordinators are ring members of the
 key's preference list (or fallbacks), so a clock holds about N..N+2 entries, whatever the number
 of clients. `prune` keeps it near `MAX_ENTRIES` (10, as the Dynamo paper truncates vector clocks)
