@@ -37,13 +37,13 @@ class Entry:
         return -1 if self.expire_at == 0 else max(0, self.expire_at - now)
 
 
-def _live(record: Record | None, now: int) -> Sibling | None:
-    if record is None:
-        return None
-    winner = record.winner()
-    if winner.tombstone or winner.expired(now):
-        return None
-    return winner
+#: merge(payloads of concurrent siblings of one kind) -> one payload; see `Keyspace.mergers`
+Merge = Callable[[list[bytes]], bytes]
+
+
+def merge_expiry(siblings: list[Sibling]) -> int:
+    """Concurrent TTLs: PERSIST (0) wins, else the longest (docs/datatypes.md)."""
+    return 0 if any(s.expire_at == 0 for s in siblings) else max(s.expire_at for s in siblings)
 
 
 class Keyspace:
@@ -52,19 +52,43 @@ class Keyspace:
         store: VersionedStore,
         node_id: bytes = b"local",
         clock: Callable[[], int] = now_ms,
+        mergers: dict[int, Merge] | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
         self.clock = clock
+        #: kinds whose concurrent siblings merge (CRDTs: counters, sets, hashes, ...) instead
+        #: of resolving to one winner; wired by node.py from the type modules
+        self.mergers: dict[int, Merge] = mergers or {}
         self.hits = 0
         self.misses = 0
+
+    def resolve(self, record: Record | None, now: int) -> Sibling | None:
+        """The live value of a record: the deterministic winner, or, when the winner's kind
+        merges, the merge of every live sibling of that kind. None: deleted or expired."""
+        if record is None:
+            return None
+        winner = record.winner()
+        if len(record.siblings) > 1 and winner.kind in self.mergers and not winner.tombstone:
+            same = [s for s in record.siblings
+                    if s.kind == winner.kind and not s.tombstone and not s.expired(now)]
+            if len(same) > 1:
+                payload = self.mergers[winner.kind]([s.payload for s in same])
+                return Sibling(winner.kind, payload, merge_expiry(same), winner.timestamp,
+                               winner.node)
+        if winner.tombstone or winner.expired(now):
+            return None
+        return winner
+
+    def merges(self, kind: int) -> bool:
+        return kind in self.mergers
 
     # --- single keys ----------------------------------------------------------------------
 
     def lookup(self, db: int, key: bytes) -> Entry | None:
         """The live value of `key`, or None (missing, deleted or expired)."""
         record = self.store.read(layout.data_key(db, key))
-        sibling = _live(record, self.clock())
+        sibling = self.resolve(record, self.clock())
         if sibling is None:
             self.misses += 1
             return None
@@ -116,7 +140,7 @@ class Keyspace:
         start, end = layout.slot_range(db, first_slot, SLOTS)
         now = self.clock()
         for raw, record in self.store.scan(start, end):
-            sibling = _live(record, now)
+            sibling = self.resolve(record, now)
             if sibling is not None:
                 yield int.from_bytes(raw[2:4], "big"), raw[4:], sibling
 
