@@ -122,5 +122,6 @@ class Listener(StreamServer):
 def _fmt(address: Any) -> str:
     """'ip:port' as CLIENT LIST shows it."""
     if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
+        host = address[0]
+        return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
     return str(address)
