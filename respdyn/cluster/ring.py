@@ -153,20 +153,33 @@ class Ring:
         owners clockwise past the preference list (Dynamo §4.6). A down node with no healthy
         stand-in left is omitted, so the result may be shorter than `n`.
         """
-        preferred = self.preference_list(partition, n)
-        stand_ins = iter(self._walk(partition, len(self.members), frozenset(down)))
-        taken = {node for node in preferred if node not in down}
+        owners, q = self.owners, len(self.owners)
+        seen: set[str] = set()
         result: list[tuple[str, str | None]] = []
-        for node in preferred:
-            if node not in down:
+        missing: list[str] = []  # down members of the preference list, in order
+        i = 0
+        while i < q and len(seen) < n:  # the preference list
+            node = owners[(partition + i) % q]
+            i += 1
+            if node not in seen:
+                seen.add(node)
                 result.append((node, None))
-                continue
-            for candidate in stand_ins:
-                if candidate not in taken and candidate not in preferred:
-                    taken.add(candidate)
-                    result.append((candidate, node))
-                    break
-        return result
+                if node in down:
+                    missing.append(node)
+        if not missing:
+            return result
+        stand_ins: dict[str, str] = {}
+        while i < q and len(stand_ins) < len(missing):  # continue clockwise past it
+            node = owners[(partition + i) % q]
+            i += 1
+            if node not in seen and node not in down:
+                seen.add(node)
+                stand_ins[missing[len(stand_ins)]] = node
+        return [
+            (stand_ins[node], node) if node in down else (node, None)
+            for node, _ in result
+            if node not in down or node in stand_ins
+        ]
 
     def _walk(self, partition: int, n: int, skip: frozenset[str]) -> list[str]:
         owners, q = self.owners, len(self.owners)

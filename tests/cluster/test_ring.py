@@ -275,3 +275,35 @@ def test_claim_stays_fast_on_a_large_ring() -> None:
     ring = ring.without_node("x")
     assert time.perf_counter() - start < 8.0
     assert max(ring.counts().values()) - min(ring.counts().values()) <= 1
+
+
+def fallbacks_reference(ring: Ring, partition: int, n: int, down: set[str]) -> list:
+    """The definition, spelled slowly: the preference list, then each down member replaced by
+    the next healthy node clockwise that is not already a target."""
+    walk = [ring.owner((partition + i) % ring.q) for i in range(ring.q)]
+    distinct = list(dict.fromkeys(walk))
+    preferred = distinct[:n]
+    spare = [node for node in distinct[n:] if node not in down]
+    result = []
+    for node in preferred:
+        if node not in down:
+            result.append((node, None))
+        elif spare:
+            result.append((spare.pop(0), node))
+    return result
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 9),
+    st.integers(0, 63),
+    st.integers(1, 5),
+    st.sets(st.integers(0, 8)),
+)
+def test_fallbacks_match_the_definition(count: int, partition: int, n: int, down: set) -> None:
+    ring = grown(count)
+    down_ids = {f"n{k:02d}" for k in down}
+    got = ring.fallbacks(partition, n, down_ids)
+    assert got == fallbacks_reference(ring, partition, n, down_ids)
+    targets = [node for node, _ in got]
+    assert len(targets) == len(set(targets)) and not set(targets) & down_ids
