@@ -24,44 +24,11 @@ from respdyn.commands import docs, glob
 from respdyn.commands.args import to_float
 from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
-from respdyn.commands.spec import CommandSpec, Handler
+from respdyn.commands.spec import CommandSpec
 from respdyn.protocol.reply import NO_REPLY, OK, Map, Status, Verbatim
 from respdyn.session import Session
 
-
-class _Table(CommandTable):
-    """A table whose containers may also run bare: Redis' COMMAND is a container (COMMAND INFO,
-    COMMAND DOCS, ...) that on its own lists every command, with arity -1."""
-
-    def container_with_handler(
-        self,
-        name: str,
-        arity: int,
-        flags: str,
-        handler: Handler,
-        *,
-        summary: str,
-        since: str,
-        support: str = "identical",
-        note: str = "",
-    ) -> CommandSpec:
-        spec = CommandSpec(
-            name=name,
-            arity=arity,
-            handler=handler,
-            group=self.group,
-            summary=summary,
-            since=since,
-            flags=frozenset(flags.split()),
-            support=support,
-            note=note,
-        )
-        self._containers[spec.name] = spec
-        self.specs.append(spec)
-        return spec
-
-
-table = _Table("server")
+table = CommandTable("server")
 
 #: this process' identity in INFO (Redis: a random run id per process)
 RUN_ID = os.urandom(20).hex()
@@ -78,15 +45,13 @@ def command_all(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return [docs.command_info(spec) for spec in ctx.registry]
 
 
-table.container_with_handler(
+table.container(
     "command",
-    -1,
-    _CMD,
-    command_all,
+    arity=-1,
+    flags=_CMD,
+    handler=command_all,
     summary="Returns detailed information about all commands.",
     since="2.8.13",
-    support="differs",
-    note="bare COMMAND answers an arity error until the dispatcher runs a container's handler",
 )
 
 
