@@ -151,11 +151,15 @@ def sync(a: Clock, b: Clock) -> Clock:
         anonymous = tuple(sorted(set(a.anonymous) | set(b.anonymous), key=_rank))
     mine = {entry[0]: entry for entry in a.entries}
     theirs = {entry[0]: entry for entry in b.entries}
-    merged = []
+    merged: list[Entry] = []
     for ident in sorted(mine.keys() | theirs.keys()):
-        x, y = mine.get(ident), theirs.get(ident)
-        merged.append(_merge(x, y) if x is not None and y is not None else x or y)
-    return Clock(tuple(merged), anonymous)  # type: ignore[arg-type]
+        if ident not in theirs:
+            merged.append(mine[ident])
+        elif ident not in mine:
+            merged.append(theirs[ident])
+        else:
+            merged.append(_merge(mine[ident], theirs[ident]))
+    return Clock(tuple(merged), anonymous)
 
 
 def _merge(x: Entry, y: Entry) -> Entry:
