@@ -12,9 +12,9 @@ whose WAL holds it.
 
 Read path: `get` reads the memtable, the frozen memtable and the current Version without a lock,
 in that order; data only ever moves mem -> imm -> Version and each stage is published before the
-previous one lets go, so nothing is missed. A Snapshot pins (sequence, memtables, Version): the
-memtable keeps the old versions it needs (memtable.py), and files of a pinned Version are not
-deleted.
+previous one lets go, so nothing is missed. A Snapshot is a sequence number the memtables and
+compactions keep versions for (see Snapshot); a scan pins its memtables and Version so its files
+stay on disk until the iterator is done.
 
 What touches what: `_mu` guards the writer queue, mem/imm switching, the Version pointer,
 snapshots and file-number allocation. `_work_lock` serialises flushes and compactions (the
@@ -95,30 +95,36 @@ class _Writer:
 
 
 class Snapshot:
-    """A consistent read-only view at one sequence number. Release it (or use `with`) so
-    compaction can drop the versions it keeps alive."""
+    """A read-only view at one sequence number (LevelDB's snapshot: only a sequence).
 
-    def __init__(self, engine: Engine, seq: int, mems: tuple[MemTable, ...], version: Version):
+    While it is live the engine keeps every version it can see: memtables keep overwritten
+    versions in their chains, flushes and compactions keep the newest version at or below the
+    oldest snapshot. So a snapshot costs the space of the versions it keeps, never whole files
+    or memtables. Release it (or use `with`); a scan of a snapshot pins its tables until the
+    iterator is exhausted or closed.
+
+    Caveat: Options.compaction_filter may turn a value into a tombstone while a snapshot that
+    was taken during that compaction can see it; the filter is meant for values the layer above
+    already treats as absent (expired), so that view does not change for it.
+    """
+
+    def __init__(self, engine: Engine, seq: int) -> None:
         self._engine = engine
         self.seq = seq
-        self._mems = mems
-        self._version = version
         self._released = False
 
     def get(self, key: bytes) -> bytes | None:
         self._check()
-        return self._engine._get_at(key, self.seq, self._mems, self._version)
+        return self._engine._read(key, self.seq)
 
-    def scan(
-        self, start: bytes | None = None, end: bytes | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
+    def scan(self, start: bytes | None = None, end: bytes | None = None) -> ScanIterator:
         self._check()
-        return self._engine._scan_at(start, end, self.seq, self._mems, self._version)
+        return self._engine._open_scan(start, end, self.seq, owns_seq=False)
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._engine._release(self)
+            self._engine._release_seq(self.seq)
 
     def _check(self) -> None:
         if self._released:
@@ -129,6 +135,45 @@ class Snapshot:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class ScanIterator:
+    """Iterator over (key, value) that unpins its tables (and its snapshot sequence) when
+    exhausted, closed, used as a context manager, or garbage-collected. A plain generator
+    would leak its pin if it was never started."""
+
+    def __init__(self, engine: Engine, entries: Iterator, version: Version, seq: int | None):
+        self._engine = engine
+        self._entries = entries
+        self._version: Version | None = version
+        self._seq = seq
+
+    def __iter__(self) -> ScanIterator:
+        return self
+
+    def __next__(self) -> tuple[bytes, bytes]:
+        if self._version is None:
+            raise StopIteration
+        try:
+            return next(self._entries)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        version, self._version = self._version, None
+        if version is not None:
+            self._engine._unpin(version, self._seq)
+
+    def __enter__(self) -> ScanIterator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 class Engine:
@@ -234,50 +279,23 @@ class Engine:
             if imm is not None:
                 e = imm.get(key)
             if e is None:
-                e = self._get_unpinned(key)
+                e = self._get_unpinned(key, MAX_SEQ)
         if e is None or e[1] == KIND_DELETE:
             return None
         return e[2]
 
-    def _get_unpinned(self, key: bytes) -> tuple | None:
-        """Tables of the current Version without pinning it (a get is short). If a compaction
-        retired a file between reading the Version and opening the table, retry on the new
-        state, where the data has moved on."""
-        for _ in range(8):
-            self._check_open()
-            version = self._version
-            try:
-                return self._get_from_tables(key, MAX_SEQ, version)
-            except FileNotFoundError:
-                if version is self._version:
-                    raise
-                e = self._mem.get(key)
-                imm = self._imm
-                if e is None and imm is not None:
-                    e = imm.get(key)
-                if e is not None:
-                    return e
-        raise StorageError(f"get of {key!r} kept racing with compactions")
-
-    def scan(
-        self, start: bytes | None = None, end: bytes | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        """Live (key, value) pairs with start <= key < end in key order, from a snapshot taken
-        now (writes made while iterating are not seen). Close or exhaust the iterator."""
-        snap = self.snapshot()
-        return self._scan_and_release(snap, start, end)
+    def scan(self, start: bytes | None = None, end: bytes | None = None) -> ScanIterator:
+        """Live (key, value) pairs with start <= key < end in key order, as of now (writes
+        made while iterating are not seen). Exhaust or close the iterator to unpin its tables.
+        """
+        return self._open_scan(start, end, None, owns_seq=True)
 
     def snapshot(self) -> Snapshot:
         with self._mu:
-            self._check_open_locked()
+            self._check_open()
             seq = self._last_seq
-            self._snap_seqs.add(seq)
-            self._snapshot_max = self._snap_seqs[-1]
-            version = self._version
-            pin = self._pinned.setdefault(id(version), [version, 0])
-            pin[1] += 1
-            mems = (self._mem,) if self._imm is None else (self._mem, self._imm)
-            return Snapshot(self, seq, mems, version)
+            self._register_seq_locked(seq)
+            return Snapshot(self, seq)
 
     # ------------------------------------------------------------------ public API: maintenance
 
@@ -293,7 +311,7 @@ class Engine:
         self.flush()
         with self._work_lock:
             with self._mu:
-                self._check_open_locked()
+                self._check_open()
                 task = compaction.full_compaction_task(self._version, self.options)
             if task is not None:
                 self._run_task(task)
@@ -663,19 +681,38 @@ class Engine:
 
     # ------------------------------------------------------------------ reads
 
-    def _get_at(
-        self, key: bytes, seq: int, mems: tuple[MemTable, ...], version: Version
-    ) -> bytes | None:
-        e = None
-        for mem in mems:
-            e = mem.get(key, seq)
-            if e is not None:
-                break
-        else:
-            e = self._get_from_tables(key, seq, version)
+    def _read(self, key: bytes, seq: int) -> bytes | None:
+        """get() at a snapshot sequence."""
+        e = self._mem.get(key, seq)
+        if e is None:
+            imm = self._imm
+            if imm is not None:
+                e = imm.get(key, seq)
+            if e is None:
+                e = self._get_unpinned(key, seq)
         if e is None or e[1] == KIND_DELETE:
             return None
         return e[2]
+
+    def _get_unpinned(self, key: bytes, seq: int) -> tuple | None:
+        """Tables of the current Version without pinning it (a get is short). If a compaction
+        retired a file between reading the Version and opening the table, retry on the new
+        state, where the data has moved on."""
+        for _ in range(8):
+            self._check_open()
+            version = self._version
+            try:
+                return self._get_from_tables(key, seq, version)
+            except FileNotFoundError:
+                if version is self._version:
+                    raise
+                e = self._mem.get(key, seq)
+                imm = self._imm
+                if e is None and imm is not None:
+                    e = imm.get(key, seq)
+                if e is not None:
+                    return e
+        raise StorageError(f"get of {key!r} kept racing with compactions")
 
     def _get_from_tables(self, key: bytes, seq: int, version: Version) -> tuple | None:
         for f in version.levels[0]:
@@ -692,13 +729,26 @@ class Engine:
                         return r
         return None
 
-    def _scan_and_release(
-        self, snap: Snapshot, start: bytes | None, end: bytes | None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        try:
-            yield from snap.scan(start, end)
-        finally:
-            snap.release()
+    def _open_scan(
+        self, start: bytes | None, end: bytes | None, seq: int | None, owns_seq: bool
+    ) -> ScanIterator:
+        """Pin the memtables and Version (and, for a plain scan, a sequence) for one scan."""
+        with self._mu:
+            self._check_open()
+            if seq is None:
+                seq = self._last_seq
+            if owns_seq:
+                self._register_seq_locked(seq)
+            version = self._version
+            pin = self._pinned.setdefault(id(version), [version, 0])
+            pin[1] += 1
+            mems = (self._mem,) if self._imm is None else (self._mem, self._imm)
+        entries = self._scan_at(start, end, seq, mems, version)
+        return ScanIterator(self, entries, version, seq if owns_seq else None)
+
+    def _register_seq_locked(self, seq: int) -> None:
+        self._snap_seqs.add(seq)
+        self._snapshot_max = self._snap_seqs[-1]
 
     def _scan_at(
         self,
@@ -731,17 +781,22 @@ class Engine:
                     self._tables[number] = t
         return t
 
-    def _release(self, snap: Snapshot) -> None:
+    def _release_seq(self, seq: int) -> None:
         with self._mu:
-            self._snap_seqs.remove(snap.seq)
+            self._snap_seqs.remove(seq)
             self._snapshot_max = self._snap_seqs[-1] if self._snap_seqs else -1
-            pin = self._pinned[id(snap._version)]
+
+    def _unpin(self, version: Version, seq: int | None) -> None:
+        with self._mu:
+            if seq is not None:
+                self._snap_seqs.remove(seq)
+                self._snapshot_max = self._snap_seqs[-1] if self._snap_seqs else -1
+            pin = self._pinned[id(version)]
             pin[1] -= 1
+            unpinned = False
             if pin[1] == 0:
-                del self._pinned[id(snap._version)]
-                unpinned = snap._version is not self._version
-            else:
-                unpinned = False
+                del self._pinned[id(version)]
+                unpinned = version is not self._version
         if unpinned and not self._closed:
             self._delete_obsolete()
 
@@ -988,9 +1043,6 @@ class Engine:
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError(f"storage {self.path} is closed")
-
-    def _check_open_locked(self) -> None:
-        self._check_open()
 
 
 def open_engine(path: str | os.PathLike, options: Options | None = None) -> Engine:
