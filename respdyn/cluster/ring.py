@@ -263,10 +263,7 @@ class Ring:
 
     def spacing_violations(self, target_n: int = TARGET_N) -> int:
         """Partitions whose owner reappears within the next ``min(target_n, S) - 1`` ones."""
-        return sum(
-            _too_close(self.owners, p, self.owners[p], min(target_n, len(self.members)))
-            for p in range(len(self.owners))
-        )
+        return _violations(self.owners, min(target_n, len(self.members)))
 
 
 # ---- claim ------------------------------------------------------------------------------------
@@ -436,7 +433,7 @@ def _sequential(q: int, s: int, window: int) -> list[int]:
     return [label for block in blocks for label in block]
 
 
-def _violations(owners: list[str], window: int) -> int:
+def _violations(owners: list[str] | tuple[str, ...], window: int) -> int:
     return sum(_too_close(owners, p, owners[p], window) for p in range(len(owners)))
 
 
