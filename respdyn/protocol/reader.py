@@ -55,11 +55,14 @@ def _all_cases(word: bytes) -> set[bytes]:
 # One set lookup per request instead of .upper() and a compare.
 _HTTP_ANY_CASE = frozenset(_all_cases(b"POST") | _all_cases(b"HOST:"))
 # Bytes that would make hiredis accept a non-canonical frame as a list of bytes (`+`, `=`, `(`
-# and `|` elements) or preallocate a big list (`*N`, N >= 1000): such reads take the walker.
+# and `|` elements) or preallocate a big list (`*N` with N >= 1000, `~N`, `>N`, `%N`): such
+# reads take the walker.
 # Measured: `int in bytes` is a bare memchr (45 ns on a short read; `b"+" in data` costs 4x
 # that); the 3-byte search runs only when the rare byte occurs (CRLF is everywhere: 1 us per
 # 700 bytes); a regex alternation over the read took 8 us.
-_SUSPECT_PAIRS = ((0x2B, b"\r\n+"), (0x3D, b"\r\n="), (0x28, b"\r\n("), (0x7C, b"\r\n|"))
+# `~`, `>` and `%` elements would come back as non-bytes anyway, but hiredis preallocates
+# their declared size first, like `*N`'s.
+_SUSPECT_PAIRS = tuple((byte, b"\r\n" + bytes([byte])) for byte in b"+=(|~>%")
 _BIG_COUNT_RE = re.compile(rb"\*\d\d\d\d")
 
 
@@ -160,7 +163,7 @@ class RequestReader:
                     frames.append(frame)
                 else:
                     empty += 1
-        except (_NotCanonical, hiredis.ProtocolError):
+        except (_NotCanonical, hiredis.ProtocolError, MemoryError):
             self._hi = hiredis.Reader()
             return False
         self._ready.extend(frames)

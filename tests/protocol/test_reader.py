@@ -91,6 +91,11 @@ ERRORS = [
     (b"*1\r\n*1\r\n$1\r\na\r\n", "expected '$', got '*'"),
     (b"*1\r\n=8\r\ntxt:PING\r\n", "expected '$', got '='"),
     (b"*1\r\n(12\r\n", "expected '$', got '('"),
+    (b"*1\r\n~4294967295\r\n", "expected '$', got '~'"),
+    (b"*1\r\n>4294967295\r\n", "expected '$', got '>'"),
+    (b"*1\r\n%4294967295\r\n", "expected '$', got '%'"),
+    (b"*1\r\n|1\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", "expected '$', got '|'"),
+    (b"*1\r\n*4294967295\r\n", "expected '$', got '*'"),
     (b"*1\r\n$-1\r\n", "invalid bulk length"),
     (b"*1\r\n$-0\r\n", "invalid bulk length"),
     (b"*1\r\n$+4\r\nPING\r\n", "invalid bulk length"),
@@ -256,6 +261,21 @@ def test_huge_declared_lengths_do_not_allocate() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize("kind", [b"*", b"~", b">", b"%"])
+def test_nested_huge_counts_are_rejected_before_hiredis_preallocates(kind: bytes) -> None:
+    """hiredis sizes a list from the header alone: 200M slots would be a 1.6 GB allocation."""
+    tracemalloc.start()
+    try:
+        reader = RequestReader()
+        reader.feed(b"*1\r\n" + kind + b"200000000\r\n")
+        with pytest.raises(ProtocolError, match="expected"):
+            reader.gets()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024
 
 
 def test_buffer_holds_only_what_was_sent() -> None:
