@@ -73,3 +73,44 @@ def test_done_when_all_answered_even_if_pending_cannot_happen() -> None:
 def test_bad_shapes(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Tally(**kwargs)
+
+
+def test_pure_modules_together_sloppy_write_handoff_and_repair() -> None:
+    """A put while a replica is down, as the coordinator will drive it: fallbacks pick a
+    stand-in, the tally counts its hinted answer toward W=2, the hint is handed back with
+    dvv.sync when the owner returns, and Merkle trees then agree."""
+    from respdyn.cluster import dvv
+    from respdyn.cluster.merkle import MerkleTree, diff
+    from respdyn.cluster.ring import Ring
+
+    ring = Ring.initial(["a", "b", "c", "d", "e"])
+    key = b"{cart}:alice"
+    partition = ring.partition_of_key(key)
+    owners = ring.preference_list(partition, 3)
+    down = {owners[1]}
+    targets = ring.fallbacks(partition, 3, down)
+    stand_in, intended = next((n, i) for n, i in targets if i is not None)
+    assert intended == owners[1] and stand_in not in owners
+
+    stores: dict[str, dvv.Clock] = {}
+    hints: dict[str, dvv.Clock] = {}
+    coordinator = targets[0][0]
+    clock = dvv.update(dvv.new([dvv.Sibling(b"book", 1000)]), stores.get(coordinator), coordinator)
+    tally = Tally(n=len(targets), needed=2)
+    for node, hint_for in targets:
+        if hint_for is None:
+            stores[node] = dvv.sync(stores.get(node, dvv.EMPTY), clock)
+        else:
+            hints[hint_for] = clock
+        tally.add(node, ok=True, hint_for=hint_for)
+    assert tally.outcome() is Outcome.OK and tally.primary_successes() == 2
+
+    # the owner returns: handoff delivers the hint
+    stores[intended] = dvv.sync(stores.get(intended, dvv.EMPTY), hints.pop(intended))
+    trees = {}
+    for node in owners:
+        tree = MerkleTree()
+        tree.insert(key, dvv.encode(stores[node]))
+        trees[node] = tree
+    assert diff(trees[owners[0]], trees[owners[1]]) == []
+    assert [s.value for s in dvv.values(stores[owners[1]])] == [b"book"]
