@@ -434,6 +434,7 @@ class Engine:
                 raise CorruptionError(
                     table_path(path, f.number), None, "table in manifest is missing"
                 )
+            self._table(f.number)  # checks header, footer, index: damage is reported at open
         logs = sorted(
             int(m.group(1))
             for m in map(_FILE_RE.match, names)
