@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gevent
+import gevent.socket
 import pytest
 
 from respdyn.server.connection import Connection
@@ -200,3 +201,49 @@ def test_many_clients_interleaved(server: Server) -> None:
     jobs = [gevent.spawn(talk, i, c) for i, c in enumerate(clients)]
     gevent.joinall(jobs, timeout=10, raise_error=True)
     assert all(job.successful() for job in jobs)
+
+
+SAME_AS_REDIS = [
+    b"*1\r\n+PING\r\n",
+    b"*1\r\n:1\r\n",
+    b"*1\r\n*1\r\n$1\r\na\r\n",
+    b"*1\r\n$-1\r\n",
+    b"*1\r\n$04\r\nPING\r\n",
+    b"*1\r\n$536870913\r\n",
+    b"*+1\r\n",
+    b"*01\r\n",
+    b"*-0\r\n",
+    b"*2147483648\r\n",
+    b"*9223372036854775808\r\n",
+    b'ECHO "a\r\n',
+    b'ECHO "a"b\r\n',
+    b"POST / HTTP/1.1\r\n",
+    b"*1\r\n$4\r\npost\r\n",
+    b"x" * 70000,
+    b"*1\r\n" + b"1" * 70000,
+    b"*" + b"1" * 70000,
+    b"*0\r\n*-5\r\nPING\r\n\r\nQUIT\r\n",
+    b"*1\rx$4\r\nPING\r\nQUIT\r\n",
+    b"*1\r\n$4\r\nPINGxxQUIT\r\n",
+    b'ECHO "\\x41\\n\\q"\r\nQUIT\r\n',
+    b"ECHO \x0ba\x0bb\r\nQUIT\r\n",
+    frame(b"PING") * 3 + b"*1\r\n+X\r\n",
+]
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    with gevent.socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        out = bytearray()
+        try:
+            while chunk := sock.recv(1 << 16):
+                out += chunk
+        except ConnectionResetError:
+            out += b"<reset>"
+        return bytes(out)
+
+
+@pytest.mark.parametrize("data", SAME_AS_REDIS, ids=lambda d: repr(d[:24]))
+def test_same_bytes_as_redis_server(server: Server, redis_port: int, data: bytes) -> None:
+    """Differential: the real redis-server and respdyn answer (and close) identically."""
+    assert _exchange(server.port, data) == _exchange(redis_port, data)
