@@ -7,6 +7,7 @@ pool is a little larger than `maxclients` so that a client over the limit still 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
+from respdyn.errors import Denied, max_clients_reached
+from respdyn.protocol.encoder import encode
 from respdyn.server.connection import Connection, Dispatch
 from respdyn.server.shutdown import Shutdown
 from respdyn.session import SessionRegistry
@@ -23,7 +26,8 @@ from respdyn.session import SessionRegistry
 log = logging.getLogger(__name__)
 
 _REFUSAL_SLOTS = 64  # greenlets kept for refusing clients over maxclients
-_MAXCLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+_MAXCLIENTS_REPLY = encode(max_clients_reached(), 2)
+_DENIED_REPLY = encode(Denied(), 2)
 KiB, MiB, GiB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 
 
@@ -35,6 +39,8 @@ class ServerSettings:
     port: int = 6379  #: 0 = any free port (tests); the bound one is `Listener.server_port`
     maxclients: int = 10000  #: over it: `-ERR max number of clients reached`, then close
     auth_required: bool = False  #: requirepass set: new sessions start unauthenticated
+    #: no password + a client from outside the loopback interface: `-DENIED ...`, then close
+    protected_mode: bool = True
     proto_max_bulk_len: int = 512 * MiB  #: a larger `$N` is a protocol error
     client_query_buffer_limit: int = 1 * GiB  #: unparsed input over it: close, no reply
     #: pending reply bytes after which we flush before running more commands (bytes)
@@ -70,7 +76,10 @@ class Listener(StreamServer):
     def handle(self, sock: Any, address: Any) -> None:
         """One client, in its own greenlet from the pool."""
         if self.sessions.full():  # the registry is authoritative (CONFIG SET maxclients)
-            self._refuse(sock)
+            self._refuse(sock, _MAXCLIENTS_REPLY)
+            return
+        if self._denied(address):
+            self._refuse(sock, _DENIED_REPLY)
             return
         self._tune(sock)
         session = self.sessions.open(
@@ -95,10 +104,17 @@ class Listener(StreamServer):
     def _on_shutdown(self) -> None:
         gevent.spawn(self.stop, self.settings.stop_timeout)
 
-    def _refuse(self, sock: Any) -> None:
+    def _denied(self, address: Any) -> bool:
+        """Redis' protected mode: only loopback clients while no password is set."""
+        settings = self.settings
+        if not settings.protected_mode or settings.auth_required:
+            return False
+        return not _is_loopback(address)
+
+    def _refuse(self, sock: Any, reply: bytes) -> None:
         sock.settimeout(1.0)
         try:
-            sock.sendall(_MAXCLIENTS_REPLY)
+            sock.sendall(reply)
         except OSError:
             pass
         finally:
@@ -125,3 +141,15 @@ def _fmt(address: Any) -> str:
         host = address[0]
         return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
     return str(address)
+
+
+def _is_loopback(address: Any) -> bool:
+    """127.0.0.0/8, ::1 and ::ffff:127.x peers, and unix sockets, are local."""
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX
+    try:
+        ip = ipaddress.ip_address(address[0].split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)

@@ -116,8 +116,8 @@ class App:
 class Client:
     """A raw-bytes client: gevent socket, timeout on every operation."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = gevent.socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.sock = gevent.socket.create_connection((host, port), timeout=TIMEOUT)
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -171,8 +171,8 @@ class Server:
     def port(self) -> int:
         return self.listener.server_port
 
-    def connect(self) -> Client:
-        client = Client(self.port)
+    def connect(self, host: str = "127.0.0.1") -> Client:
+        client = Client(self.port, host)
         self.clients.append(client)
         return client
 
@@ -201,7 +201,9 @@ def make_server() -> Iterator[Any]:
     servers: list[Server] = []
 
     def start(**overrides: Any) -> Server:
-        settings = ServerSettings(host="127.0.0.1", port=0, stop_timeout=2.0, **overrides)
+        settings = ServerSettings(
+            **{"host": "127.0.0.1", "port": 0, "stop_timeout": 2.0, **overrides}
+        )
         registry = SessionRegistry(maxclients=settings.maxclients)
         app = App(registry)
         shutdown = Shutdown()

@@ -145,3 +145,38 @@ def test_many_stalled_huge_declarations_stay_small(server: Server) -> None:
     other.call(b"PING\r\n", b"+PONG\r\n")
     assert _rss() - before < 32 * MiB
     assert sum(c.reader.buffered for c in server.listener.connections) < 100_000
+
+
+def _external_ip() -> str:
+    """This host's address on a non-loopback interface (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+            ip = probe.getsockname()[0]
+        except OSError:
+            ip = "127.0.0.1"
+    if ip.startswith("127."):
+        pytest.skip("no non-loopback interface")
+    return ip
+
+
+# redis-server 7.0's bytes, read from a real server bound to 0.0.0.0 (1067 bytes)
+DENIED_HEAD = b"-DENIED Redis is running in protected mode because protected mode is enabled"
+DENIED_TAIL = b"to start accepting connections from the outside.\r\n"
+
+
+def test_protected_mode_denies_outside_clients_without_password(make_server: object) -> None:
+    ip = _external_ip()
+    server = make_server(host="0.0.0.0")  # type: ignore[operator]
+    outside = server.connect(ip)
+    reply = outside.read_to_eof()
+    assert reply.startswith(DENIED_HEAD) and reply.endswith(DENIED_TAIL)
+    assert len(reply) == 1067
+    server.connect("127.0.0.1").call(b"PING\r\n", b"+PONG\r\n")
+
+
+@pytest.mark.parametrize("overrides", [{"auth_required": True}, {"protected_mode": False}])
+def test_protected_mode_lets_outside_clients_in(make_server: object, overrides: dict) -> None:
+    ip = _external_ip()
+    server = make_server(host="0.0.0.0", **overrides)  # type: ignore[operator]
+    server.connect(ip).call(b"PING\r\n", b"+PONG\r\n")
