@@ -5,7 +5,7 @@
     sibling := flags: u8, kind: u8, timestamp_ms: u64, expire_at_ms: u64,
                node_len: u8, node: bytes, payload_len: u32, payload: bytes
     flags   := bit 0 tombstone (do not renumber)
-    kind    := 0 string, 1 hash, 2 list, 3 set, 4 zset (do not renumber)
+    kind    := 0 string, 1 hash, 2 list, 3 set, 4 zset, 5 counter (do not renumber)
 
 All integers little-endian. `context` is opaque here: a single node stores it empty; the Dynamo
 layer stores its encoded dotted version vector there, which is why a record can carry several
@@ -38,11 +38,12 @@ class Kind(IntEnum):
     LIST = 2
     SET = 3
     ZSET = 4
+    COUNTER = 5  #: an INCR-family integer, a PN-counter (respdyn/keyspace/crdt/counter.py)
 
 
 TYPE_NAMES = {
     Kind.STRING: "string", Kind.HASH: "hash", Kind.LIST: "list", Kind.SET: "set",
-    Kind.ZSET: "zset",
+    Kind.ZSET: "zset", Kind.COUNTER: "string",
 }
 
 
