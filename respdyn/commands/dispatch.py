@@ -35,8 +35,8 @@ class Dispatcher:
         self.stats.total_commands_processed += 1
         try:
             spec, args = self.resolve(argv)
-        except ReplyError as exc:
-            return self._rejected(None, exc)
+        except ReplyError as exc:  # unknown command or wrong arity: count it as Redis does
+            return self._rejected(self.registry.lookup(argv[0]), exc)
         session.touch(spec.name)
         if not session.authenticated and "no_auth" not in spec.flags:
             return self._rejected(spec, errors.NoAuth())

@@ -71,13 +71,15 @@ class CommandTable:
         flags: str = "",
         arity: int = -2,
         handler: Handler | None = None,
+        support: str = "identical",
+        note: str = "",
     ) -> CommandSpec:
         """Declare a container command (CLIENT, CONFIG, ...); its subcommands are declared as
         `container|sub` afterwards. Redis gives containers arity -2; a container that also
         runs bare (COMMAND, arity -1) passes the handler for that case."""
         spec = CommandSpec(
             name=name.lower(), arity=arity, handler=handler, group=self.group,
-            summary=summary, since=since, flags=_flags(flags),
+            summary=summary, since=since, flags=_flags(flags), support=support, note=note,
         )
         self._containers[spec.name] = spec
         self.specs.append(spec)

@@ -52,6 +52,8 @@ table.container(
     handler=command_all,
     summary="Returns detailed information about all commands.",
     since="2.8.13",
+    support="differs",
+    note="as COMMAND INFO: no command tips; key specs derived from the legacy key positions",
 )
 
 
