@@ -1,0 +1,11 @@
+"""Pure CRDTs for the mergeable Redis types (no I/O, no clock reads: time and the actor are
+passed in). Each state module has a `merge(a, b)` that is commutative, associative and
+idempotent (tests/keyspace/test_crdt_*.py prove it with Hypothesis), and `encode`/`decode` to
+the compact payloads stored on disk (docs/datatypes.md); every payload starts with a format
+byte, and format bytes are on disk: do not renumber.
+
+- `counter`: PN-counter per node id (INCR family, HINCRBY fields), with a base value.
+- `orset`: ORSWOT (riak_dt_orswot), optionally with a value per dot: sets, hashes, zsets.
+- `cells`: the values hash fields and zset members carry per dot, and how concurrent ones
+  resolve (registers by (timestamp, node); counters summed).
+"""

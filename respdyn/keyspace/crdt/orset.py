@@ -1,0 +1,173 @@
+"""ORSWOT: an observed-remove set without tombstones (riak_dt_orswot; Bieniusa et al.,
+"An optimized conflict-free replicated set", 2012), optionally carrying a value per dot.
+
+State: a version vector `clock` (actor -> highest counter issued) and, per element, its dots
+`(actor, counter)`, each with a value (empty for plain sets; a hash field's or zset member's
+cell otherwise, see `cells`). Adding (or updating) an element issues a new dot and replaces the
+element's dots by it; removing drops the element's dots while the clock keeps having seen them.
+Merging keeps a dot if every side whose clock has seen it still holds it, so
+
+- a concurrent add and remove of the same element keep it (add wins: the remove never saw the
+  new dot);
+- elements added on both sides are all kept;
+- a remove that saw every dot of an element removes it everywhere.
+
+A dot must never be issued twice: the actor is the node serving the command, whose writes to
+one key are serialized by the dispatcher's per-key locks and read back its own previous write
+(R + W > N). Values ride on dots, so a dot's value is immutable and the merge never has to
+choose between two values for the same dot (it takes the greater bytes if it ever must).
+
+    orset   := format: u8, actors: uvarint, actor{actors}: blob, counter{actors}: uvarint,
+               elements: uvarint, element{elements}                  (both sorted by bytes)
+    element := name: blob, dots: uvarint, dot{dots}
+    dot     := actor_index: uvarint, counter: uvarint, [value: blob]   (value: valued formats)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from respdyn.keyspace.crdt.codec import PayloadError, Reader, Writer
+
+Dot = tuple[bytes, int]
+
+#: format bytes (on disk: do not renumber); the set format stores no values
+SET_FORMAT = 0x01
+HASH_FORMAT = 0x02
+ZSET_FORMAT = 0x03
+_VALUED = {SET_FORMAT: False, HASH_FORMAT: True, ZSET_FORMAT: True}
+
+
+@dataclass(slots=True)
+class ORSet:
+    clock: dict[bytes, int] = field(default_factory=dict)
+    entries: dict[bytes, dict[Dot, bytes]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, element: bytes) -> bool:
+        return element in self.entries
+
+    def elements(self) -> Iterator[bytes]:
+        return iter(self.entries)
+
+    def values(self, element: bytes) -> list[tuple[Dot, bytes]]:
+        """The (dot, value) pairs of an element: one, or several after concurrent updates."""
+        return list(self.entries[element].items())
+
+    # --- operations (in place: a command decodes, changes and encodes its own copy) ----------
+
+    def add(self, element: bytes, actor: bytes, value: bytes = b"") -> Dot:
+        """Add or update `element` as seen by this state: one new dot replaces its dots."""
+        counter = self.clock.get(actor, 0) + 1
+        self.clock[actor] = counter
+        dot = (actor, counter)
+        self.entries[element] = {dot: value}
+        return dot
+
+    def remove(self, element: bytes) -> bool:
+        return self.entries.pop(element, None) is not None
+
+    def copy(self) -> ORSet:
+        return ORSet(dict(self.clock), {e: dict(d) for e, d in self.entries.items()})
+
+
+def _survivors(
+    mine: dict[Dot, bytes], theirs: dict[Dot, bytes], their_clock: dict[bytes, int]
+) -> dict[Dot, bytes]:
+    """My dots that the other side holds too or has never seen."""
+    out = {}
+    for dot, value in mine.items():
+        other = theirs.get(dot)
+        if other is not None:
+            out[dot] = max(value, other)
+        elif dot[1] > their_clock.get(dot[0], 0):
+            out[dot] = value
+    return out
+
+
+def merge(a: ORSet, b: ORSet) -> ORSet:
+    """Join of two states (new object; the inputs are not changed)."""
+    clock = dict(a.clock)
+    for actor, counter in b.clock.items():
+        if counter > clock.get(actor, 0):
+            clock[actor] = counter
+    entries: dict[bytes, dict[Dot, bytes]] = {}
+    empty: dict[Dot, bytes] = {}
+    for element in a.entries.keys() | b.entries.keys():
+        mine, theirs = a.entries.get(element, empty), b.entries.get(element, empty)
+        dots = _survivors(mine, theirs, b.clock)
+        dots.update(_survivors(theirs, mine, a.clock))
+        if dots:
+            entries[element] = dots
+    return ORSet(clock, entries)
+
+
+def merge_all(states: list[ORSet]) -> ORSet:
+    out = states[0]
+    for s in states[1:]:
+        out = merge(out, s)
+    return out
+
+
+def encode(state: ORSet, fmt: int) -> bytes:
+    valued = _VALUED[fmt]
+    actors = set(state.clock)
+    for dots in state.entries.values():
+        actors.update(actor for actor, _ in dots)
+    order = sorted(actors)
+    index = {actor: i for i, actor in enumerate(order)}
+    w = Writer(fmt)
+    w.uint(len(order))
+    for actor in order:
+        w.blob(actor)
+    for actor in order:
+        w.uint(state.clock.get(actor, 0))
+    w.uint(len(state.entries))
+    for element in sorted(state.entries):
+        dots = state.entries[element]
+        w.blob(element)
+        w.uint(len(dots))
+        for (actor, counter) in sorted(dots):
+            w.uint(index[actor])
+            w.uint(counter)
+            if valued:
+                w.blob(dots[(actor, counter)])
+    return w.bytes()
+
+
+def decode(data: bytes, fmt: int) -> ORSet:
+    r = Reader(data)
+    got = r.byte()
+    if got != fmt:
+        raise PayloadError(f"orset: format byte 0x{got:02x}, expected 0x{fmt:02x}")
+    valued = _VALUED[fmt]
+    actors = [r.blob() for _ in range(r.uint())]
+    clock = {}
+    for actor in actors:
+        counter = r.uint()
+        if counter:
+            clock[actor] = counter
+    entries: dict[bytes, dict[Dot, bytes]] = {}
+    try:
+        for _ in range(r.uint()):
+            element = r.blob()
+            dots = {}
+            for _ in range(r.uint()):
+                dot = (actors[r.uint()], r.uint())
+                dots[dot] = r.blob() if valued else b""
+            entries[element] = dots
+    except IndexError:
+        raise PayloadError("orset: dot names an unknown actor") from None
+    return ORSet(clock, entries)
+
+
+def merger(fmt: int) -> Callable[[list[bytes]], bytes]:
+    """The keyspace merger for siblings stored in format `fmt`."""
+
+    def merge_payloads(payloads: list[bytes]) -> bytes:
+        return encode(merge_all([decode(p, fmt) for p in payloads]), fmt)
+
+    return merge_payloads
