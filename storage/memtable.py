@@ -1,37 +1,42 @@
-"""In-memory table of recent writes: a dict for point lookups plus a SortedList of keys for order.
+"""In-memory table of recent writes: a dict for point lookups, key order built lazily.
 
-Why two structures: a SortedDict insert costs ~7 µs here, a dict store ~0.5 µs. A put stores into
-the dict; only a key the table has never seen is added to the SortedList (a bisect into a
-~1000-key sublist, ~1.5 µs). Overwriting an existing key is a dict store only.
+Why not a sorted structure per insert: measured here a SortedDict insert costs ~7 us and a
+SortedList.add of a random key ~5 us, a dict store ~0.5 us; the sorted insert would be most of
+a put. So a put stores into the dict and, only for a key the table has never seen, appends it
+to `_new` (unsorted). Order is needed only by scans and by the flush: `_sorted` is a plain
+sorted list that is REPLACED, never mutated, when pending new keys are merged in (Timsort
+merges the two runs in O(n + k log k)). A scan captures the current `_sorted` list plus a
+sorted copy of the few pending keys and iterates them without further locking; when many keys
+are pending it merges them first, so a scan costs O(n) at most once per n/8 new keys.
 
 Snapshots (how versions are kept): every entry is a tuple `(seq, kind, value, older)`, where
 `older` is the previous version of the key or None. A write keeps the previous version in that
 chain only if some live snapshot may still need it, i.e. `previous.seq <= snapshot_max` (the
 newest live snapshot's sequence; -1 when there is none). With no snapshots an overwrite replaces
 the entry, so memory does not grow with overwrites. A reader at sequence S walks the chain to the
-first version with seq <= S. Sequence numbers are published only after a batch is fully applied,
-so a snapshot never sees half a batch.
+first version with seq <= S. The engine publishes a batch's sequence numbers only after the whole
+batch is applied, so a snapshot never sees half a batch.
 
-Concurrency: one writer at a time (the engine's group-commit leader calls `apply`). Point reads
-are lock-free (a dict lookup is atomic under the GIL and entries are immutable tuples). The
-SortedList is not safe to read while it is being modified, so `apply` and the scan cursor share
-`_lock`, taken once per batch by the writer and once per chunk of keys by a reader; a frozen
-(immutable) memtable is never modified again.
+Concurrency: one writer at a time (the engine's write leader, under the engine's mutex). Point
+reads are lock-free (a dict lookup is atomic under the GIL; entries are immutable tuples).
+`_lock` guards `_new` and the replacement of `_sorted`: the writer takes it only to append a new
+key, a scan once when it starts. A frozen (immutable) memtable is never modified again.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator
-
-from sortedcontainers import SortedList
+from itertools import islice
 
 from storage.batch import KIND_DELETE
 
 Entry = tuple[int, int, bytes, "Entry | None"]  # (seq, kind, value, older)
 
-#: keys copied out of the SortedList per lock acquisition during a scan.
-_SCAN_CHUNK = 256
+#: a scan sorts up to this many pending new keys itself; more are merged into `_sorted` first.
+_MERGE_AT = 256
 #: per-entry bookkeeping charged against Options.memtable_bytes besides key and value.
 ENTRY_OVERHEAD = 16
 
@@ -41,7 +46,8 @@ class MemTable:
         #: the WAL that holds exactly this memtable's writes.
         self.log_number = log_number
         self._data: dict[bytes, Entry] = {}
-        self._keys = SortedList()
+        self._sorted: list[bytes] = []
+        self._new: list[bytes] = []
         self._lock = threading.Lock()
         #: approximate key+value bytes held (the flush trigger).
         self.bytes = 0
@@ -71,10 +77,7 @@ class MemTable:
             seq += 1
         if new_keys:
             with self._lock:
-                if len(new_keys) == 1:
-                    self._keys.add(new_keys[0])
-                else:
-                    self._keys.update(new_keys)
+                self._new.extend(new_keys)
         self.bytes += added
         self.entries += len(ops)
         self.max_seq = seq - 1
@@ -87,7 +90,7 @@ class MemTable:
         if old is None:
             data[key] = (seq, kind, value, None)
             with self._lock:
-                self._keys.add(key)
+                self._new.append(key)
         else:
             data[key] = (seq, kind, value, old if old[0] <= snapshot_max else old[3])
         self.bytes += len(key) + len(value) + ENTRY_OVERHEAD
@@ -120,27 +123,42 @@ class MemTable:
 
         REQUIRES: the memtable is frozen (no concurrent apply)."""
         data = self._data
-        for key in self._keys:
+        for key in self.sorted_keys():
             e = data[key]
             while e is not None:
                 yield key, e[0], e[1], e[2]
                 e = e[3]
 
+    def sorted_keys(self) -> list[bytes]:
+        """All keys in order (merges pending new keys; the returned list is never mutated)."""
+        with self._lock:
+            return self._merge_locked()
+
+    def _merge_locked(self) -> list[bytes]:
+        if self._new:
+            self._new.sort()
+            merged = self._sorted + self._new
+            merged.sort()  # two sorted runs: Timsort merges them in linear time
+            self._sorted = merged
+            self._new = []
+        return self._sorted
+
     def _key_cursor(self, start: bytes | None, end: bytes | None) -> Iterator[bytes]:
-        keys = self._keys
-        lock = self._lock
-        with lock:
-            i = 0 if start is None else keys.bisect_left(start)
-            chunk = keys[i : i + _SCAN_CHUNK]
-        while chunk:
-            for key in chunk:
-                if end is not None and key >= end:
-                    return
-                yield key
-            last = chunk[-1]
-            with lock:
-                i = keys.bisect_right(last)
-                chunk = keys[i : i + _SCAN_CHUNK]
+        with self._lock:
+            if len(self._new) > _MERGE_AT:
+                self._merge_locked()
+            base = self._sorted
+            pending = sorted(self._new)
+        if pending:
+            lo = 0 if start is None else bisect_left(pending, start)
+            hi = len(pending) if end is None else bisect_left(pending, end)
+            pending = pending[lo:hi]
+        i = 0 if start is None else bisect_left(base, start)
+        stop = len(base) if end is None else bisect_left(base, end)
+        if not pending:
+            yield from islice(base, i, stop)
+            return
+        yield from heapq.merge(islice(base, i, stop), pending)
 
 
 def is_tombstone(entry: Entry | None) -> bool:

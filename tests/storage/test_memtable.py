@@ -22,10 +22,10 @@ def test_get_newest_and_tombstone():
 def test_overwrite_without_snapshot_drops_old_version_and_skips_sorted_insert():
     m = MemTable(1)
     m.apply(1, [(P, b"k", b"v1")], -1)
-    adds = []
-    m._keys.add = lambda key: adds.append(key)  # an overwrite must not touch the sorted keys
+    m.sorted_keys()
+    sorted_before = m._sorted
     m.put_one(2, P, b"k", b"v2", -1)
-    assert adds == []
+    assert m._new == [] and m._sorted is sorted_before  # an overwrite touches no key order
     assert m.get(b"k")[3] is None
     assert m.get(b"k", 1) is None
 
@@ -78,6 +78,32 @@ def test_scan_is_stable_while_a_writer_inserts():
         stop.set()
         t.join(timeout=10)
     assert keys == [b"%06d" % i for i in range(0, 20000, 2)]
+
+
+def test_scan_merges_pending_keys_and_never_mutates_a_captured_list():
+    m = MemTable(1)
+    m.apply(1, [(P, b"%04d" % i, b"") for i in range(0, 1000, 2)], -1)
+    it = m.iter_visible(None, None, 10**6)
+    first = next(it)
+    captured = m._sorted
+    snapshot = list(captured)
+    m.apply(2000, [(P, b"%04d" % i, b"") for i in range(1, 1000, 2)], -1)
+    assert len(m._new) == 500
+    later = [k for k, *_ in m.iter_visible(b"0100", b"0110", 10**6)]  # merges (500 > 256)
+    assert later == [b"%04d" % i for i in range(100, 110)]
+    assert captured == snapshot  # the running scan's list was replaced, not changed
+    rest = [first[0]] + [k for k, *_ in it]
+    assert rest == [b"%04d" % i for i in range(0, 1000, 2)]
+
+
+def test_few_pending_keys_are_merged_on_the_fly():
+    m = MemTable(1)
+    m.apply(1, [(P, b"b", b""), (P, b"d", b"")], -1)
+    m.sorted_keys()
+    m.apply(3, [(P, b"c", b""), (P, b"a", b"")], -1)
+    assert [k for k, *_ in m.iter_visible(None, None, 10)] == [b"a", b"b", b"c", b"d"]
+    assert [k for k, *_ in m.iter_visible(b"b", b"d", 10)] == [b"b", b"c"]
+    assert m._new  # still pending: a short scan did not pay for a full merge
 
 
 def test_bytes_accounting_grows():
