@@ -18,6 +18,7 @@ from respdyn.commands.context import Context
 from respdyn.commands.dispatch import Dispatcher
 from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
+from respdyn.keyspace import crdt
 from respdyn.keyspace.keyspace import Keyspace, now_ms
 from respdyn.keyspace.replicated import ReplicatedStore
 from respdyn.keyspace.store import LocalStore, VersionedStore, keep_unexpired
@@ -58,7 +59,7 @@ def build_context(
     `store` is the cluster's `ReplicatedStore` when the node is a cluster member."""
     if store is None:
         store = LocalStore(engine, offload) if offload else LocalStore(engine)
-    keyspace = Keyspace(store, node_id=config.effective_node_id.encode())
+    keyspace = Keyspace(store, node_id=config.effective_node_id.encode(), mergers=crdt.MERGERS)
     ctx = Context(
         keyspace=keyspace,
         config=config,

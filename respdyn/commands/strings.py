@@ -4,6 +4,12 @@ As in Redis, variants share one generic helper: SET, SETNX, SETEX, PSETEX and GE
 through `set_generic`; INCR, DECR, INCRBY and DECRBY through `incr_by`. Options are parsed into
 `SetOptions` before any keyspace I/O (parse, then apply), and a plain `SET k v` / `GET k` skips
 option handling entirely: they are the benchmarked hot path.
+
+INCR and friends turn the key into a PN-counter (`Kind.COUNTER`, respdyn/keyspace/crdt/counter.py)
+so that concurrent increments on two sides of a partition add up. Every string command reads a
+counter as its decimal text (`_text`), so clients cannot tell it from the integer string Redis
+would hold; a command that writes other bytes (SET, APPEND, SETRANGE, INCRBYFLOAT) makes it a
+plain string again.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from respdyn import errors
 from respdyn.commands.args import INT64_MAX, INT64_MIN, add_long_double, to_int
 from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
+from respdyn.keyspace import layout
+from respdyn.keyspace.crdt import counter
 from respdyn.keyspace.keyspace import Entry, Keyspace
 from respdyn.keyspace.record import Kind
 from respdyn.protocol.reply import OK, Map
@@ -23,6 +31,7 @@ from respdyn.session import Session
 table = CommandTable("string")
 
 STRING = Kind.STRING
+COUNTER = Kind.COUNTER
 
 #: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
 _ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -170,7 +179,7 @@ def set_generic(
     if opts.get or opts.nx or opts.xx or opts.keepttl:
         entry = ks.lookup(db, key)
         if opts.get and entry is not None and entry.kind != STRING:
-            raise errors.WrongType()
+            _text(entry)  # a counter reads as its text; any other kind is WRONGTYPE
         if (opts.nx and entry is not None) or (opts.xx and entry is None):
             return _old(entry) if opts.get else abort_reply
         if opts.keepttl and entry is not None:
@@ -183,7 +192,27 @@ def set_generic(
 
 
 def _old(entry: Entry | None) -> bytes | None:
-    return None if entry is None else entry.payload
+    return None if entry is None else _text(entry)
+
+
+def _text(entry: Entry) -> bytes:
+    """The bytes of a string-typed value: a string's payload, a counter's decimal text."""
+    if entry.kind == STRING:
+        return entry.payload
+    if entry.kind == COUNTER:
+        return b"%d" % counter.decode(entry.payload).value()
+    raise errors.WrongType()
+
+
+def _lookup_text(ks: Keyspace, db: int, key: bytes) -> tuple[Entry | None, bytes]:
+    """The live string-typed entry of `key` and its bytes (b"" when missing)."""
+    entry = ks.lookup(db, key)
+    return entry, (b"" if entry is None else _text(entry))
+
+
+def _get_text(ks: Keyspace, db: int, key: bytes) -> bytes | None:
+    entry = ks.lookup(db, key)
+    return None if entry is None else _text(entry)
 
 
 def _rewrite(ks: Keyspace, db: int, key: bytes, entry: Entry | None, payload: bytes) -> None:
@@ -194,18 +223,44 @@ def _rewrite(ks: Keyspace, db: int, key: bytes, entry: Entry | None, payload: by
         ks.put(db, key, STRING, payload, entry.expire_at, entry.context)
 
 
+def _string_version(ks: Keyspace, db: int, key: bytes) -> tuple[int, bytes]:
+    """(timestamp, node) of the live string version of `key`: every replica that converts the
+    same version to a counter tags it the same, so their increments add up. Read again (only on
+    a conversion) because an `Entry` does not carry the version's identity."""
+    sibling = ks.resolve(ks.store.read(layout.data_key(db, key)), ks.clock())
+    return (0, b"") if sibling is None else (sibling.timestamp, sibling.node)
+
+
+def _counter_of(ks: Keyspace, db: int, key: bytes, entry: Entry | None) -> counter.Counter:
+    """The counter behind `key`: fresh, stored, or converted from an integer string."""
+    if entry is None:
+        return counter.fresh()
+    if entry.kind == COUNTER:
+        return counter.decode(entry.payload)
+    if entry.kind != STRING:
+        raise errors.WrongType()
+    return counter.from_int(to_int(entry.payload), *_string_version(ks, db, key))
+
+
 def incr_by(ctx: Context, session: Session, key: bytes, delta: int) -> int:
-    """INCR/DECR/INCRBY/DECRBY: the stored string must be a 64-bit integer; no overflow."""
+    """INCR/DECR/INCRBY/DECRBY: a counter's per-node entry grows by `delta` (concurrent
+    increments merge by summing); the value must stay a 64-bit integer."""
     ks, db = ctx.keyspace, session.db
-    entry = ks.lookup_typed(db, key, STRING)
-    current = 0 if entry is None else to_int(entry.payload)
+    entry = ks.lookup(db, key)
+    state = _counter_of(ks, db, key, entry)
+    current = state.value()
+    if not INT64_MIN <= current <= INT64_MAX:
+        raise errors.not_integer()  # merged contributions beyond 64 bits
     if (delta < 0 and current < 0 and delta < INT64_MIN - current) or (
         delta > 0 and current > 0 and delta > INT64_MAX - current
     ):
         raise errors.overflow()
-    new = current + delta
-    _rewrite(ks, db, key, entry, b"%d" % new)
-    return new
+    payload = counter.encode(counter.add(state, ks.node_id, delta))
+    if entry is None:
+        ks.put(db, key, COUNTER, payload)
+    else:
+        ks.put(db, key, COUNTER, payload, entry.expire_at, entry.context)
+    return current + delta
 
 
 def _check_length(ctx: Context, size: int, append: int) -> None:
@@ -223,7 +278,10 @@ def _check_length(ctx: Context, size: int, append: int) -> None:
     summary="Returns the string value of a key.", complexity="O(1)",
 )
 def get(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
-    return ctx.keyspace.get_string(session.db, args[0])
+    entry = ctx.keyspace.lookup(session.db, args[0])
+    if entry is None:
+        return None
+    return entry.payload if entry.kind == STRING else _text(entry)
 
 
 @table.command(
@@ -288,11 +346,12 @@ def getset(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 )
 def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     ks, db, key = ctx.keyspace, session.db, args[0]
-    entry = ks.lookup_typed(db, key, STRING)
+    entry = ks.lookup(db, key)
     if entry is None:
         return None
+    text = _text(entry)
     ks.delete(db, key, entry.context)
-    return entry.payload
+    return text
 
 
 @table.command(
@@ -304,16 +363,17 @@ def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
 def getex(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     opts = SetOptions.parse(args[1:], for_getex=True)
     ks, db, key = ctx.keyspace, session.db, args[0]
-    entry = ks.lookup_typed(db, key, STRING)
+    entry = ks.lookup(db, key)
     if entry is None:
         return None
+    text = _text(entry)
     now = ks.clock()
     expire_at = opts.expire_at("getex", now)  # validated after the lookup, as Redis does
     if expire_at and expire_at <= now:
         ks.delete(db, key, entry.context)
     elif expire_at or (opts.persist and entry.expire_at):
-        ks.put(db, key, STRING, entry.payload, expire_at, entry.context)
-    return entry.payload
+        ks.put(db, key, entry.kind, entry.payload, expire_at, entry.context)
+    return text
 
 
 @table.command(
@@ -327,7 +387,10 @@ def mget(ctx: Context, session: Session, args: list[bytes]) -> list[bytes | None
     out: list[bytes | None] = []
     for key in args:
         entry = lookup(db, key)
-        out.append(entry.payload if entry is not None and entry.kind == STRING else None)
+        if entry is None or entry.kind not in (STRING, COUNTER):
+            out.append(None)
+        else:
+            out.append(entry.payload if entry.kind == STRING else _text(entry))
     return out
 
 
@@ -375,12 +438,12 @@ def msetnx(ctx: Context, session: Session, args: list[bytes]) -> int:
 )
 def append(ctx: Context, session: Session, args: list[bytes]) -> int:
     ks, db, key, tail = ctx.keyspace, session.db, args[0], args[1]
-    entry = ks.lookup_typed(db, key, STRING)
+    entry, old = _lookup_text(ks, db, key)
     if entry is None:
         ks.put(db, key, STRING, tail)
         return len(tail)
-    _check_length(ctx, len(entry.payload), len(tail))
-    value = entry.payload + tail
+    _check_length(ctx, len(old), len(tail))
+    value = old + tail
     _rewrite(ks, db, key, entry, value)
     return len(value)
 
@@ -391,13 +454,13 @@ def append(ctx: Context, session: Session, args: list[bytes]) -> int:
     summary="Returns the length of a string value.", complexity="O(1)",
 )
 def strlen(ctx: Context, session: Session, args: list[bytes]) -> int:
-    value = ctx.keyspace.get_string(session.db, args[0])
+    value = _get_text(ctx.keyspace, session.db, args[0])
     return 0 if value is None else len(value)
 
 
 def _getrange(ctx: Context, session: Session, args: list[bytes]) -> bytes:
     start, end = to_int(args[1]), to_int(args[2])
-    value = ctx.keyspace.get_string(session.db, args[0])
+    value = _get_text(ctx.keyspace, session.db, args[0])
     if value is None or (start < 0 and end < 0 and start > end):
         return b""
     size = len(value)
@@ -432,8 +495,7 @@ def setrange(ctx: Context, session: Session, args: list[bytes]) -> int:
     if offset < 0:
         raise errors.offset_out_of_range()
     ks, db = ctx.keyspace, session.db
-    entry = ks.lookup_typed(db, key, STRING)
-    old = b"" if entry is None else entry.payload
+    entry, old = _lookup_text(ks, db, key)
     if not value:
         return len(old)  # nothing to write; a missing key stays missing
     _check_length(ctx, offset, len(value))  # before building the padded string
@@ -493,8 +555,8 @@ def decrby(ctx: Context, session: Session, args: list[bytes]) -> int:
 )
 def incrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
     ks, db, key = ctx.keyspace, session.db, args[0]
-    entry = ks.lookup_typed(db, key, STRING)
-    value = add_long_double(b"0" if entry is None else entry.payload, args[1])
+    entry, old = _lookup_text(ks, db, key)
+    value = add_long_double(old if entry is not None else b"0", args[1])
     _rewrite(ks, db, key, entry, value)
     return value
 
@@ -613,11 +675,11 @@ def lcs(ctx: Context, session: Session, args: list[bytes]) -> Any:
         opts, problem = LcsOptions(), exc
     ks, db = ctx.keyspace, session.db
     entries = [ks.lookup(db, args[0]), ks.lookup(db, args[1])]
-    if any(e is not None and e.kind != STRING for e in entries):
+    if any(e is not None and e.kind not in (STRING, COUNTER) for e in entries):
         raise errors.ReplyError("The specified keys must contain string values")
     if problem is not None:
         raise problem
-    a, b = (b"" if e is None else e.payload for e in entries)
+    a, b = (b"" if e is None else _text(e) for e in entries)
     if (len(a) + 1) * (len(b) + 1) > LCS_MAX_CELLS:
         raise errors.ReplyError("Insufficient memory, failed allocating transient memory for LCS")
     rows = lcs_rows(a, b)

@@ -9,3 +9,16 @@ byte, and format bytes are on disk: do not renumber.
 - `cells`: the values hash fields and zset members carry per dot, and how concurrent ones
   resolve (registers by (timestamp, node); counters summed).
 """
+
+from __future__ import annotations
+
+from respdyn.keyspace.crdt import counter, orset
+from respdyn.keyspace.record import Kind
+
+#: the keyspace's mergers for the kinds stored as CRDTs (node.py hands them to `Keyspace`)
+MERGERS = {
+    Kind.COUNTER: counter.merge_payloads,
+    Kind.SET: orset.merger(orset.SET_FORMAT),
+    Kind.HASH: orset.merger(orset.HASH_FORMAT),
+    Kind.ZSET: orset.merger(orset.ZSET_FORMAT),
+}
