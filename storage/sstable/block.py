@@ -4,8 +4,12 @@ A block is columnar (see `records` in format.py): a count, then the u64 tags, ke
 offsets and value end offsets as packed arrays, then all keys and all values back to back.
 Why not LevelDB's prefix-compressed entries with restart points: in Python every varint
 costs a bytecode loop, while this layout decodes with three `struct.unpack_from` calls and
-one list comprehension of key slices (~5 µs for a 4 KiB block of 35 records), and LZ4
-already removes the shared-prefix redundancy that prefix compression would. The decoded
+one `bytes.split` (~3.5 µs for a 4 KiB block of 35 records), and LZ4 already removes the
+shared-prefix redundancy that prefix compression would. The keys are joined by a byte
+value that occurs in none of them (almost always one exists: 35 random 16-byte keys leave
+~28 of 256 values unused, ASCII keys leave 0x00), so one C `split` replaces 35 Python-level
+slices (0.8 µs instead of 2.9 µs); a block whose keys use every byte value falls back to
+slicing by key_ends. The decoded
 block (keys list for `bisect`, tags tuple, values sliced from the payload on access) is
 what the block cache holds.
 """
@@ -17,7 +21,7 @@ from itertools import accumulate, pairwise
 
 import lz4.block
 
-from storage.coding import U32, crc32
+from storage.coding import crc32
 from storage.errors import ChecksumMismatchError, CorruptionError, LengthPastEndError
 from storage.sstable.format import BLOCK_LZ4, BLOCK_RAW, TRAILER, TRAILER_SIZE
 
@@ -28,6 +32,12 @@ _MIN_SAVING_SHIFT = 3
 #: with its copy of the key, a tag int, a bound int, three tuple/list slots), so the block
 #: cache's byte budget tracks real memory for typical (~16-byte) keys.
 RECORD_OVERHEAD = 130
+
+#: count: u32, separator: u16 (see `records` in format.py).
+_HEAD = struct.Struct("<IH")
+#: "keys are concatenated, not separated": some block uses all 256 byte values in its keys.
+NO_SEPARATOR = 0xFFFF
+_SEPARATOR_BYTES = [bytes((value,)) for value in range(256)]
 
 _ARRAY_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
 
@@ -81,16 +91,26 @@ class DecodedBlock:
         return len(self.keys)
 
 
+def _separator(keys_blob: bytes) -> int:
+    """A byte value absent from every key of the block, or NO_SEPARATOR."""
+    for value in range(256):
+        if _SEPARATOR_BYTES[value] not in keys_blob:
+            return value
+    return NO_SEPARATOR
+
+
 def encode_records(tags: list[int], keys: list[bytes], values: list[bytes]) -> bytes:
     """Serialise parallel lists into a `records` payload (REQUIRES: equal lengths)."""
     count = len(keys)
+    separator = _separator(b"".join(keys)) if count else NO_SEPARATOR
+    joiner = b"" if separator == NO_SEPARATOR else _SEPARATOR_BYTES[separator]
     return b"".join(
         (
-            U32.pack(count),
+            _HEAD.pack(count, separator),
             _array("Q", count).pack(*tags),
             _array("I", count).pack(*accumulate(map(len, keys))),
             _array("I", count).pack(*accumulate(map(len, values))),
-            *keys,
+            joiner.join(keys),
             *values,
         )
     )
@@ -99,22 +119,28 @@ def encode_records(tags: list[int], keys: list[bytes], values: list[bytes]) -> b
 def decode_records(payload: bytes, path: str = "<block>", offset: int = 0) -> DecodedBlock:
     """Parse a `records` payload; raises CorruptionError if its arrays do not fit."""
     try:
-        count = U32.unpack_from(payload, 0)[0]
-        pos = 4 + 8 * count
-        tags = _array("Q", count).unpack_from(payload, 4)
+        count, separator = _HEAD.unpack_from(payload, 0)
+        pos = _HEAD.size + 8 * count
+        tags = _array("Q", count).unpack_from(payload, _HEAD.size)
         key_ends = _array("I", count).unpack_from(payload, pos)
         value_ends = _array("I", count).unpack_from(payload, pos + 4 * count)
     except struct.error as exc:
         raise CorruptionError(path, offset, f"bad block layout ({exc})") from exc
+    split = separator != NO_SEPARATOR and count
     key_base = pos + 8 * count
-    value_base = key_base + (key_ends[-1] if count else 0)
+    value_base = key_base + (key_ends[-1] + count - 1 if split else key_ends[-1] if count else 0)
     end = value_base + (value_ends[-1] if count else 0)
-    if end != len(payload):
+    if end != len(payload) or (separator > 255 and separator != NO_SEPARATOR):
         raise CorruptionError(
             path, offset, f"block arrays describe {end} bytes but the block has {len(payload)}"
         )
     keys_blob = payload[key_base:value_base]
-    keys = [keys_blob[a:b] for a, b in zip((0, *key_ends), key_ends, strict=False)]
+    if split:
+        keys = keys_blob.split(_SEPARATOR_BYTES[separator])
+        if len(keys) != count:
+            raise CorruptionError(path, offset, f"{len(keys)} keys in a block of {count}")
+    else:
+        keys = [keys_blob[a:b] for a, b in zip((0, *key_ends), key_ends, strict=False)]
     return DecodedBlock(keys, tags, payload, value_base, (0, *value_ends))
 
 

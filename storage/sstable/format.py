@@ -12,9 +12,12 @@ holds the same grammar with the reasons.
                     # LZ4 payload = lz4.block.compress(records, store_size=True):
                     #   uncompressed_size: u32, lz4 block bytes
     handle       := offset: u64, size: u32                              # size excludes the trailer
-    records      := count: u32, tags: u64[count], key_ends: u32[count], value_ends: u32[count],
-                    keys: bytes[key_ends[count-1]], values: bytes[value_ends[count-1]]
-                    # key i = keys[key_ends[i-1]:key_ends[i]] (key_ends[-1] = 0), same for values
+    records      := count: u32, separator: u16, tags: u64[count],
+                    key_ends: u32[count], value_ends: u32[count], keys, values
+                    # key_ends/value_ends: running totals of key/value lengths
+    keys         := key (sep key)*      if separator <= 255; sep = that byte, in no key
+                  | key*                if separator = 0xFFFF (no unused byte value)
+    values       := value*              # value i = values[value_ends[i-1]:value_ends[i]]
     data_block   := block of records; tag = seq << 8 | kind; order: key asc, seq desc
     index_block  := block of records, one per data block: key = key of its last entry,
                     tag = seq of its last entry, value = handle

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import struct
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from storage.errors import ChecksumMismatchError, CorruptionError, LengthPastEndError
-from storage.sstable.block import decode_records, encode_records, seal_block, unseal_block
+from storage.sstable.block import (
+    NO_SEPARATOR,
+    decode_records,
+    encode_records,
+    seal_block,
+    unseal_block,
+)
 from storage.sstable.format import BLOCK_LZ4, BLOCK_RAW, TRAILER, TRAILER_SIZE
 
 RECORD_SETS = {
@@ -34,13 +41,49 @@ def test_records_round_trip(name: str) -> None:
     assert len(block) == len(keys)
 
 
-@given(st.lists(st.tuples(st.integers(0, (1 << 64) - 1), st.binary(), st.binary()), max_size=40))
+any_key = st.one_of(st.binary(), st.binary(min_size=256, max_size=600))  # long keys: no free byte
+
+
+@given(st.lists(st.tuples(st.integers(0, (1 << 64) - 1), any_key, st.binary()), max_size=40))
 def test_records_round_trip_property(records: list[tuple[int, bytes, bytes]]) -> None:
     tags = [r[0] for r in records]
     keys = [r[1] for r in records]
     values = [r[2] for r in records]
     block = decode_records(encode_records(tags, keys, values))
     assert (list(block.tags), block.keys, block.values) == (tags, keys, values)
+
+
+ALL_BYTES = bytes(range(256))
+
+
+@pytest.mark.parametrize(
+    ("keys", "separator"),
+    [
+        ([b"a", b"b"], 0),  # ASCII keys: 0x00 is free
+        ([b"\x00a", b"\x00\x01"], 2),  # the first byte value no key uses
+        ([b"", b"", b"x"], 0),  # empty keys survive the split
+        ([ALL_BYTES[:128], ALL_BYTES[128:]], NO_SEPARATOR),  # every byte used: slice by ends
+        ([ALL_BYTES, b""], NO_SEPARATOR),
+    ],
+)
+def test_keys_are_split_on_an_unused_byte(keys: list[bytes], separator: int) -> None:
+    tags = list(range(len(keys)))
+    values = [b"v%d" % i for i in range(len(keys))]
+    payload = encode_records(tags, keys, values)
+    assert struct.unpack_from("<IH", payload)[1] == separator
+    block = decode_records(payload)
+    assert (block.keys, block.values) == (keys, values)
+
+
+def test_wrong_separator_is_corruption() -> None:
+    payload = bytearray(encode_records([1, 2], [b"xax", b"yay"], [b"", b""]))
+    assert payload[4] == 0
+    payload[4] = ord("a")  # claims keys are split on b"a", which occurs inside a key
+    with pytest.raises(CorruptionError, match="3 keys in a block of 2"):
+        decode_records(bytes(payload))
+    payload[4:6] = struct.pack("<H", 300)
+    with pytest.raises(CorruptionError):
+        decode_records(bytes(payload))
 
 
 def test_decoded_block_charge_counts_payload_and_records() -> None:
