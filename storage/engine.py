@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sortedcontainers import SortedList
 
@@ -54,7 +54,7 @@ from storage.errors import (
     PersistenceError,
     StorageError,
 )
-from storage.iterators import level_iter, merge, visible
+from storage.iterators import level_iter, merge, merge_ordered, visible
 from storage.memtable import MemTable
 from storage.options import Options
 from storage.sstable import KIND_DELETE, KIND_PUT, Table
@@ -117,7 +117,9 @@ class Snapshot:
         self._check()
         return self._engine._read(key, self.seq)
 
-    def scan(self, start: bytes | None = None, end: bytes | None = None) -> ScanIterator:
+    def scan(
+        self, start: bytes | None = None, end: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         self._check()
         return self._engine._open_scan(start, end, self.seq, owns_seq=False)
 
@@ -137,43 +139,15 @@ class Snapshot:
         self.release()
 
 
-class ScanIterator:
-    """Iterator over (key, value) that unpins its tables (and its snapshot sequence) when
-    exhausted, closed, used as a context manager, or garbage-collected. A plain generator
-    would leak its pin if it was never started."""
-
-    def __init__(self, engine: Engine, entries: Iterator, version: Version, seq: int | None):
-        self._engine = engine
-        self._entries = entries
-        self._version: Version | None = version
-        self._seq = seq
-
-    def __iter__(self) -> ScanIterator:
-        return self
-
-    def __next__(self) -> tuple[bytes, bytes]:
-        if self._version is None:
-            raise StopIteration
-        try:
-            return next(self._entries)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        version, self._version = self._version, None
-        if version is not None:
-            self._engine._unpin(version, self._seq)
-
-    def __enter__(self) -> ScanIterator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+def _pinned_scan(entries: Iterator, release: Callable[[], None]) -> Iterator[tuple[bytes, bytes]]:
+    """The scan generator. It is advanced past `try` before it is handed out, so its `finally`
+    (the unpin) runs when it is exhausted, closed, or garbage-collected, even if the caller never
+    reads from it."""
+    try:
+        yield None  # type: ignore[misc]  # priming step, consumed by _open_scan
+        yield from entries
+    finally:
+        release()
 
 
 class Engine:
@@ -284,7 +258,9 @@ class Engine:
             return None
         return e[2]
 
-    def scan(self, start: bytes | None = None, end: bytes | None = None) -> ScanIterator:
+    def scan(
+        self, start: bytes | None = None, end: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Live (key, value) pairs with start <= key < end in key order, as of now (writes
         made while iterating are not seen). Exhaust or close the iterator to unpin its tables.
         """
@@ -732,7 +708,7 @@ class Engine:
 
     def _open_scan(
         self, start: bytes | None, end: bytes | None, seq: int | None, owns_seq: bool
-    ) -> ScanIterator:
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Pin the memtables and Version (and, for a plain scan, a sequence) for one scan."""
         with self._mu:
             self._check_open()
@@ -745,7 +721,17 @@ class Engine:
             pin[1] += 1
             mems = (self._mem,) if self._imm is None else (self._mem, self._imm)
         entries = self._scan_at(start, end, seq, mems, version)
-        return ScanIterator(self, entries, version, seq if owns_seq else None)
+        owned = seq if owns_seq else None
+        released = []
+
+        def release() -> None:
+            if not released:
+                released.append(True)
+                self._unpin(version, owned)
+
+        it = _pinned_scan(entries, release)
+        next(it)
+        return it
 
     def _register_seq_locked(self, seq: int) -> None:
         self._snap_seqs.add(seq)
@@ -934,7 +920,7 @@ class Engine:
         sources = [self._table(f.number).iter(None, fill_cache=False) for f in inputs]
         counters = compaction.CompactionCounters()
         entries = compaction.compact_entries(
-            merge(sources),
+            merge_ordered(sources),
             smallest_snapshot=smallest,
             newest_snapshot=newest,
             is_base=compaction.BaseLevelChecker(version, task.output_level),

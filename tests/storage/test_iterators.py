@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from storage.iterators import level_iter, merge, visible
+from storage.iterators import level_iter, merge, merge_ordered, visible
 from storage.sstable import KIND_DELETE, KIND_PUT
 from storage.version import FileMeta
 
 P, D = KIND_PUT, KIND_DELETE
 
 
-def test_merge_orders_by_key_then_newest_first():
+def test_merge_ordered_is_key_asc_then_newest_first():
     a = [(b"a", 1, P, b"a1"), (b"c", 5, P, b"c5")]
     b = [(b"a", 4, P, b"a4"), (b"b", 2, P, b"b2"), (b"c", 3, D, b"")]
-    assert [(k, s) for k, s, _, _ in merge([a, b])] == [
+    assert [(k, s) for k, s, _, _ in merge_ordered([a, b])] == [
         (b"a", 4),
         (b"a", 1),
         (b"b", 2),
         (b"c", 5),
         (b"c", 3),
     ]
+
+
+def test_merge_groups_keys_in_order():
+    a = [(b"a", 1, P, b"a1"), (b"c", 5, P, b"c5"), (b"c", 2, P, b"c2")]
+    b = [(b"a", 4, P, b"a4"), (b"b", 2, P, b"b2"), (b"c", 3, D, b"")]
+    keys = [k for k, *_ in merge([a, b])]
+    assert keys == sorted(keys) and len(keys) == 6
+
+
+def test_visible_picks_newest_visible_whatever_the_order_within_a_key():
+    group = [(b"k", 2, P, b"2"), (b"k", 9, D, b""), (b"k", 5, P, b"5"), (b"m", 1, P, b"m")]
+    assert list(visible(group, 100)) == [(b"m", b"m")]
+    assert list(visible(group, 8)) == [(b"k", b"5"), (b"m", b"m")]
+    assert list(visible(group, 3)) == [(b"k", b"2"), (b"m", b"m")]
+    assert list(visible(group, 1)) == [(b"m", b"m")]
 
 
 def test_visible_hides_shadowed_and_deleted():
