@@ -81,28 +81,25 @@ class TableBuilder:
         key and value shorter than 4 GiB (block offsets are u32).
         Raises ValueError otherwise, before anything is written.
         """
+        if self._closed:
+            raise ValueError(f"builder for {self.path} is already finished or abandoned")
         last_key = self._last_key
-        if key == last_key:
-            if seq >= self._last_seq:
-                raise ValueError(
-                    f"records out of order: {key!r} seq {seq} after seq {self._last_seq}"
-                )
-            if not self._distinct:
-                self._distinct.append(key)
-        elif key < last_key:
-            raise ValueError(f"records out of order: key {key!r} after {last_key!r}")
-        else:
-            self._distinct.append(key)
+        if key <= last_key and (key < last_key or seq >= self._last_seq):
+            raise ValueError(
+                f"records out of order: ({key!r}, seq {seq}) after ({last_key!r}, seq "
+                f"{self._last_seq}); REQUIRES key ascending, then seq descending"
+            )
         if not 0 <= seq < SEQ_LIMIT:
             raise ValueError(f"seq {seq} outside 0..2**56-1")
-        if kind == KIND_DELETE:
+        if kind != KIND_PUT:
+            if kind != KIND_DELETE:
+                raise ValueError(f"unknown record kind {kind}")
             if value:
                 raise ValueError("a tombstone's value must be b''")
             self._tombstones += 1
-        elif kind != KIND_PUT:
-            raise ValueError(f"unknown record kind {kind}")
-        if self._closed:
-            raise ValueError(f"builder for {self.path} is already finished or abandoned")
+        # Validated: from here on the record is recorded.
+        if key != last_key or not self._distinct:
+            self._distinct.append(key)
         self._last_key = key
         self._last_seq = seq
         self._keys.append(key)

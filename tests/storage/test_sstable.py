@@ -224,9 +224,25 @@ def test_add_rejects_contract_violations(tmp_path: Path, first: Entry, second: E
     builder.add(*first)
     with pytest.raises(ValueError):
         builder.add(*second)
-    # The rejected record left no trace: the table holds only the first one.
-    builder.finish()
+    # The rejected record left no trace: the table and its properties hold only the first.
+    props = builder.finish()
     assert list(open_table(tmp_path / "bad.sst").iter()) == [first]
+    assert (props.entries, props.distinct_keys, props.tombstones) == (1, 1, 0)
+    assert (props.min_key, props.max_key) == (first[0], first[0])
+
+
+@pytest.mark.parametrize(
+    "rejected",
+    [(b"zz", 1 << 56, KIND_DELETE, b""), (b"zz", 1, KIND_DELETE, b"x"), (b"zz", 1, 9, b"")],
+)
+def test_rejected_first_record_leaves_no_trace(tmp_path: Path, rejected: Entry) -> None:
+    builder = TableBuilder(str(tmp_path / "first.sst"), Options())
+    with pytest.raises(ValueError):
+        builder.add(*rejected)
+    builder.add(b"a", 1, KIND_PUT, b"v")
+    props = builder.finish()
+    assert (props.min_key, props.max_key, props.distinct_keys) == (b"a", b"a", 1)
+    assert (props.entries, props.tombstones) == (1, 0)
 
 
 def test_add_after_finish_raises(tmp_path: Path) -> None:
