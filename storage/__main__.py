@@ -11,7 +11,35 @@ from collections.abc import Callable, Sequence
 
 from storage import dump
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (dump.register,)
+
+def _register_stats(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "stats",
+        help="open a store (recovering it: replays its WAL) and print Engine.stats() as JSON",
+    )
+    p.add_argument("directory")
+    p.set_defaults(run=_run_stats)
+
+
+def _run_stats(args: argparse.Namespace) -> int:
+    import json
+
+    import storage
+
+    db = storage.open(
+        args.directory, storage.Options(background_compaction=False, create_if_missing=False)
+    )
+    try:
+        print(json.dumps(db.stats(), indent=2, default=str))
+    finally:
+        db.close()
+    return 0
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    dump.register,
+    _register_stats,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
