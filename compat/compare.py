@@ -23,11 +23,14 @@ from compat.targets import Target
 RESULTS_DIR = Path(__file__).parent / ".results"
 
 
-def command_key(argv: list[bytes] | tuple[bytes, ...], containers: Iterable[str]) -> str:
-    """Redis' name for what ran: "get", or "client|list" for a container's subcommand."""
+def command_key(argv: list[bytes] | tuple[bytes, ...], known: Iterable[str]) -> str:
+    """Redis' name for what ran: "get", or "client|list" for a container's subcommand (an
+    unknown subcommand counts for its container, as its error comes from there)."""
     name = argv[0].decode(errors="replace").lower()
-    if name in containers and len(argv) > 1:
-        return f"{name}|{argv[1].decode(errors='replace').lower()}"
+    if len(argv) > 1:
+        sub = f"{name}|{argv[1].decode(errors='replace').lower()}"
+        if sub in known:
+            return sub
     return name
 
 
@@ -69,7 +72,7 @@ def compare(
     if raw == their_raw:
         recorder.record(key, "identical")
         return "identical"
-    diff = differences.find(key, argv)
+    diff = differences.find(key, argv, their_raw)
     shown = (f"{where} {b' '.join(argv)[:200]!r}\n  redis:   {raw[:600]!r}\n"
              f"  respdyn: {their_raw[:600]!r}")
     if diff is None:
@@ -93,11 +96,11 @@ class Pair:
     """Named client connections opened in pairs (one per server), in one RESP protocol."""
 
     def __init__(
-        self, reference: Target, respdyn: Target, protocol: int, containers: Iterable[str]
+        self, reference: Target, respdyn: Target, protocol: int, known: Iterable[str]
     ) -> None:
         self.targets = (reference, respdyn)
         self.protocol = protocol
-        self.containers = frozenset(containers)
+        self.known = frozenset(known)
         self.conns: dict[str, tuple[RawConnection, RawConnection]] = {}
         self.current = "main"
         self.failures: list[str] = []  #: undeclared differences, collected to show them all
@@ -119,7 +122,7 @@ class Pair:
         name = conn or self.current
         ref, dut = self.conns.get(name) or self._open(name)
         expected, actual = ref.call(argv), dut.call(argv)
-        key = command_key(argv, self.containers)
+        key = command_key(argv, self.known)
         try:
             compare(key, argv, expected, actual, where, RECORDER if record else Recorder())
         except Undeclared as exc:

@@ -96,9 +96,3 @@ def respdyn_commands(respdyn_target: Target) -> dict[str, dict[str, Any]]:
     docs = command_docs(respdyn_target)
     RECORDER.extra.setdefault("respdyn_commands", {}).update(docs)
     return docs
-
-
-@pytest.fixture(scope="session")
-def containers(redis_commands: dict[str, dict[str, Any]]) -> frozenset[str]:
-    """Commands with subcommands (CLIENT, CONFIG, OBJECT…): results are kept per subcommand."""
-    return frozenset(name for name, doc in redis_commands.items() if doc["subcommands"])

@@ -25,6 +25,7 @@ class Difference:
     kind: str = "design"  #: "design", "timing" (the clock, not respdyn) or "bug"
     when: Callable[[Args], bool] | None = None  #: only calls for which this is true
     name: str = ""  #: distinguishes several entries of one command
+    reply: bytes = b""  #: only when respdyn answers exactly these bytes (bugs seen in one reply)
 
     @property
     def id(self) -> str:
@@ -68,6 +69,8 @@ DIFFERENCES: list[Difference] = [
     D("client|setinfo", n.newer_than_reference, "Redis 7.2's subcommand, served so clients' "
       "handshakes succeed (Redis 7.0: unknown subcommand)"),
     D("client|no-touch", n.newer_than_reference, "Redis 7.2's subcommand, accepted and ignored"),
+    D("object|encoding", n.type_of, "derived from the value as SET would store it; Redis keeps "
+      "`raw` for strings built by APPEND/SETRANGE and `embstr`/`int` depend on its history"),
     D("object|idletime", n.type_of, "always 0: respdyn keeps no access times"),
     D("command|docs", n.kind_only, "respdyn's own summaries; no history or nested arguments"),
     D("config|get", n.kind_only, "respdyn's settings (Redis' names where Redis has them)"),
@@ -79,6 +82,10 @@ DIFFERENCES: list[Difference] = [
     D("hello", n.masking(b"id"), "each server numbers its own clients", name="client-id"),
     D("pttl", n.within(1000), "milliseconds pass between the two requests", kind="timing"),
     # --- known bugs (the integrator fixes them; remove the entry with the fix) -----------------
+    D("object|encoding", n.anything, "cluster only: OBJECT ENCODING of a key written by "
+      "INCR/INCRBY/DECR (`INCRBY c 5`, `OBJECT ENCODING c`): Redis `int`, respdyn `-ERR internal "
+      "error` (keys.object_encoding has no entry for Kind.COUNTER: KeyError)", kind="bug",
+      name="counter-kind", reply=b"-ERR internal error\r\n"),
     D("incrbyfloat", n.anything, "hexadecimal floats: Redis parses numbers with strtold, so "
       "`SET h 10`, `INCRBYFLOAT h 0x10` gives Redis \"26\" and respdyn `-ERR value is not a "
       "valid float`; likewise a stored \"0x10\"", kind="bug", name="hex-float",
@@ -110,10 +117,13 @@ TABLE_DIFFERENCES: dict[str, str] = {
 }
 
 
-def find(command: str, argv: Args) -> Difference | None:
-    """The first declared difference for this call, or None."""
-    for diff in DIFFERENCES:
-        if diff.command == command and (diff.when is None or diff.when(argv)):
+def find(command: str, argv: Args, reply: bytes = b"") -> Difference | None:
+    """The first declared difference for this call (and respdyn's raw reply), or None; an
+    entry naming respdyn's exact reply wins over the command's general entry."""
+    for diff in sorted(DIFFERENCES, key=lambda d: not d.reply):
+        if diff.command != command or (diff.reply and diff.reply != reply):
+            continue
+        if diff.when is None or diff.when(argv):
             return diff
     return None
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import RespdynProcess, free_port, redis_server, redis_server_path, respdyn
+
+from compat.resp import RawConnection
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,30 @@ def cluster3(workdir: Path) -> Iterator[Target]:
     try:
         for node in nodes:
             started.append(node.start())
+        wait_for_members(nodes[0].host, nodes[0].port, len(nodes))
         yield Target("respdyn-cluster3", nodes[0].host, nodes[0].port)
     finally:
         for node in reversed(started):
             node.stop()
+
+
+def wait_for_members(host: str, port: int, count: int, timeout: float = 20.0) -> None:
+    """Until DYNAMO MEMBERS on the node shows `count` members, all up: before that, replica
+    writes could still be on their way and the first comparisons would race the gossip. A
+    write per poll makes the node contact its peers (connections are opened on demand)."""
+    conn = RawConnection(host, port)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            conn.call([b"DEL", b"compat:ready"])
+            members, _ = conn.call([b"DYNAMO", b"MEMBERS"])
+            states = [m[3] for m in members] if isinstance(members, list) else []
+            if len(states) == count and all(s in (b"self", b"up") for s in states):
+                return
+            time.sleep(0.05)  # polling the membership, not waiting for a result
+    finally:
+        conn.close()
+    raise TimeoutError(f"cluster at {host}:{port} did not show {count} members up")
 
 
 #: respdyn topologies: name -> (available?, context manager factory)

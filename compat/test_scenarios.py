@@ -42,7 +42,7 @@ def run(pair: Pair, scenario: Scenario) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
 def test_scenario(
     scenario: Scenario, protocol: int, redis_target: Target, respdyn_target: Target,
-    respdyn_commands: dict[str, Any], containers: frozenset[str],
+    respdyn_commands: dict[str, Any], redis_commands: dict[str, Any],
 ) -> None:
     if protocol not in scenario.protocols:
         pytest.skip(f"written for RESP{'/'.join(map(str, scenario.protocols))} only")
@@ -50,7 +50,7 @@ def test_scenario(
     if missing:
         pytest.skip(f"pending: respdyn does not serve {', '.join(missing)} yet")
     flushall(redis_target, respdyn_target)
-    pair = Pair(redis_target, respdyn_target, protocol, containers)
+    pair = Pair(redis_target, respdyn_target, protocol, {**redis_commands, **respdyn_commands})
     try:
         run(pair, scenario)
         assert not pair.failures, "\n".join(pair.failures)
@@ -59,11 +59,11 @@ def test_scenario(
 
 
 def test_every_served_command_has_a_scenario(
-    respdyn_commands: dict[str, Any], redis_commands: dict[str, Any], containers: frozenset[str]
+    respdyn_commands: dict[str, Any], redis_commands: dict[str, Any]
 ) -> None:
     """A command respdyn serves but no scenario sends would be reported without evidence."""
     sent = {
-        command_key(list(step.argv), containers)
+        command_key(list(step.argv), {**redis_commands, **respdyn_commands})
         for scenario in SCENARIOS for step in scenario.steps if not step.directive
     }
     served = {
