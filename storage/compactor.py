@@ -17,6 +17,13 @@ from storage.version import FileMeta
 
 Entry = tuple[bytes, int, int, bytes]
 
+#: how many entries a compaction writes between two looks at `should_stop`.
+_STOP_CHECK_EVERY = 4096
+
+
+class CompactionCancelled(Exception):
+    """Raised inside write_tables when `should_stop()` turned true (engine closing)."""
+
 
 def table_path(dirpath: str, number: int) -> str:
     return os.path.join(dirpath, f"{number:06d}.sst")
@@ -42,18 +49,24 @@ def write_tables(
     options: Options,
     new_number: Callable[[], int],
     split_bytes: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[FileMeta]:
     """Write `entries` ((key asc, seq desc) order) into one or more SSTables.
 
     `new_number` allocates a file number (the engine marks it as a pending output so the
-    obsolete-file sweep leaves it alone). On error every partial output is removed."""
+    obsolete-file sweep leaves it alone). On error or cancellation (`should_stop()` true, looked
+    at every few thousand entries) every partial output is removed."""
     outputs: list[FileMeta] = []
     written: list[str] = []
     builder: TableBuilder | None = None
     number = 0
     last_key = None
+    count = 0
     try:
         for key, seq, kind, value in entries:
+            count += 1
+            if should_stop is not None and count % _STOP_CHECK_EVERY == 0 and should_stop():
+                raise CompactionCancelled
             if builder is None:
                 number = new_number()
                 builder = TableBuilder(table_path(dirpath, number), options)

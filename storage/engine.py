@@ -46,7 +46,7 @@ from storage.batch import (
     encode_record,
 )
 from storage.cache import BlockCache
-from storage.compactor import table_path, write_tables
+from storage.compactor import CompactionCancelled, table_path, write_tables
 from storage.errors import (
     ClosedError,
     CorruptionError,
@@ -637,19 +637,16 @@ class Engine:
         self._stats["stall_seconds"] += time.monotonic() - t0
 
     def _switch_memtable(self) -> None:
-        """REQUIRES: _mu held by the write leader; no immutable memtable."""
-        number = self._new_file_number()
+        """REQUIRES: _mu held by the write leader; no immutable memtable.
+
+        The old log is sealed (written out and fsynced) BEFORE the new one exists, so whatever
+        the crash, only the newest log on disk can end in a torn record."""
         try:
+            self._wal.close(sync=True)
+            number = self._new_file_number()
             new_wal = self._new_wal(number)
         except PersistenceError as exc:
-            self._error = exc
-            raise
-        old_wal = self._wal
-        try:
-            old_wal.close(sync=True)  # a sealed log is complete: its tail is never torn
-        except PersistenceError as exc:
-            self._error = exc
-            new_wal.close(sync=False)
+            self._error = exc  # the sealed log is intact; refuse writes until reopened
             raise
         self._wal = new_wal
         self._imm = self._mem
@@ -803,6 +800,8 @@ class Engine:
                     return
             try:
                 self._do_work_once()
+            except ClosedError:
+                return
             except StorageError as exc:
                 self._fail(exc)
                 return
@@ -927,13 +926,17 @@ class Engine:
             compaction_filter=self.options.compaction_filter,
             counters=counters,
         )
-        outputs = write_tables(
-            self.path,
-            entries,
-            self.options,
-            self._new_output_number,
-            split_bytes=self.options.target_file_bytes,
-        )
+        try:
+            outputs = write_tables(
+                self.path,
+                entries,
+                self.options,
+                self._new_output_number,
+                split_bytes=self.options.target_file_bytes,
+                should_stop=self._shutdown.is_set,
+            )
+        except CompactionCancelled:
+            raise ClosedError(f"storage {self.path} closed during a compaction") from None
         self._stats["filtered"] += counters.filtered
         self._stats["dropped_tombstones"] += counters.dropped_tombstones
         self._stats["dropped_shadowed"] += counters.dropped_shadowed

@@ -357,3 +357,33 @@ def test_reads_and_writes_race_with_background_compaction(open_db):
     assert not failures
     assert db.wait_idle(30)
     assert db.stats()["compactions"] >= 1
+
+
+def test_close_cancels_a_running_compaction_without_losing_data(db_path, make_options):
+    opts = make_options(memtable_bytes=256 * 1024, target_file_bytes=64 * 1024)
+    db = storage.open(db_path, opts)
+    for i in range(20000):
+        db.put(k(i), b"v%d" % i)
+    started = threading.Event()
+    outcome = []
+
+    def compact():
+        started.set()
+        try:
+            db.compact()
+            outcome.append("done")
+        except storage.ClosedError:
+            outcome.append("cancelled")
+
+    t = threading.Thread(target=compact)
+    t.start()
+    assert started.wait(10)
+    db.close()
+    t.join(timeout=60)
+    assert outcome in (["done"], ["cancelled"])
+    db = storage.open(db_path, opts)
+    try:
+        assert len(list(db.scan())) == 20000
+        assert db.get(k(12345)) == b"v12345"
+    finally:
+        db.close()
