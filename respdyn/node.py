@@ -13,13 +13,25 @@ from typing import Any
 
 import storage
 from respdyn import __version__
-from respdyn.commands import connection, dynamo, keys, server, strings
+from respdyn.commands import (
+    connection,
+    dynamo,
+    keys,
+    lists,
+    notify,
+    pubsub,
+    server,
+    strings,
+    transactions,
+)
 from respdyn.commands.context import Context
 from respdyn.commands.dispatch import Dispatcher
 from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
 from respdyn.keyspace import crdt
+from respdyn.keyspace.crdt import lists as list_crdt
 from respdyn.keyspace.keyspace import Keyspace, now_ms
+from respdyn.keyspace.record import Kind
 from respdyn.keyspace.replicated import ReplicatedStore
 from respdyn.keyspace.store import LocalStore, VersionedStore, keep_unexpired
 from respdyn.server.listener import Listener, ServerSettings
@@ -31,7 +43,11 @@ log = logging.getLogger(__name__)
 #: the command families a node serves, in the order COMMAND lists them
 TABLES: tuple[CommandTable, ...] = (
     connection.table, server.table, strings.table, keys.table, dynamo.table,
+    lists.table, transactions.table, pubsub.table,
 )
+
+#: seconds between re-checks of a blocked pop in a cluster (pushes through other nodes)
+BLOCKED_POLL_S = 0.1
 
 
 def build_registry() -> Registry:
@@ -59,13 +75,16 @@ def build_context(
     `store` is the cluster's `ReplicatedStore` when the node is a cluster member."""
     if store is None:
         store = LocalStore(engine, offload) if offload else LocalStore(engine)
-    keyspace = Keyspace(store, node_id=config.effective_node_id.encode(), mergers=crdt.MERGERS)
+    mergers = {**crdt.MERGERS, Kind.LIST: list_crdt.merge}
+    keyspace = Keyspace(store, node_id=config.effective_node_id.encode(), mergers=mergers)
     ctx = Context(
         keyspace=keyspace,
         config=config,
         registry=build_registry(),
         sessions=SessionRegistry(config.maxclients),
     )
+    clustered = isinstance(store, ReplicatedStore)
+    notify.install(ctx, notify.Notifier(BLOCKED_POLL_S if clustered else None))
     ctx.info_sections["storage"] = lambda: _info_fields(store.info())
     if isinstance(store, ReplicatedStore):
         ctx.info_sections["cluster"] = cluster_info(store)

@@ -10,10 +10,12 @@ import time
 from typing import Any
 
 from respdyn import errors
+from respdyn.commands import notify, pubsub, transactions
 from respdyn.commands.context import Context
 from respdyn.commands.spec import CommandSpec
 from respdyn.errors import ReplyError
 from respdyn.keyspace import request
+from respdyn.protocol.reply import NULL_ARRAY, QUEUED
 from respdyn.session import Session
 from storage.errors import PersistenceError, StorageError
 
@@ -26,6 +28,7 @@ class Dispatcher:
         self.registry = ctx.registry
         self.stats = ctx.stats
         self.keylocks = ctx.keylocks
+        self.notifier = notify.of(ctx)
 
     def __call__(self, session: Session, argv: list[bytes]) -> Any:
         return self.execute(session, argv)
@@ -36,11 +39,62 @@ class Dispatcher:
         try:
             spec, args = self.resolve(argv)
         except ReplyError as exc:  # unknown command or wrong arity: count it as Redis does
+            if session.extra:
+                transactions.flag(session)
             return self._rejected(self.registry.lookup(argv[0]), exc)
         session.touch(spec.name)
         if not session.authenticated and "no_auth" not in spec.flags:
+            if session.extra:
+                transactions.flag(session)
             return self._rejected(spec, errors.NoAuth())
+        if session.extra:  # the one extra check on the hot path: MULTI, subscribed mode
+            gated = self.gate(spec, session, args)
+            if gated is not None:
+                return gated
         return self.run(spec, session, args)
+
+    def gate(self, spec: CommandSpec, session: Session, args: list[bytes]) -> Any:
+        """A reply for a client in a special state (None: run the command as usual): a RESP2
+        subscriber may only (un)subscribe, PING, QUIT and RESET; a client in MULTI gets its
+        commands queued, and its EXEC runs them."""
+        subs = session.extra.get(notify.SUBSCRIPTIONS)
+        if subs is not None and subs.count() and session.protocol == 2:
+            if spec.name == "ping" and len(args) <= 1:
+                return [b"pong", args[0] if args else b""]
+            if spec.name not in pubsub.SUBSCRIBED_ALLOWED:
+                transactions.flag(session)
+                return self._rejected(spec, pubsub.not_allowed(spec.name))
+        tx = session.extra.get(transactions.MULTI)
+        if tx is None:
+            return None
+        if spec.name == "exec":
+            return self.exec(spec, session, tx)
+        if spec.name in transactions.IMMEDIATE:
+            return None
+        tx.queue.append((spec, args))
+        return QUEUED
+
+    def exec(self, spec: CommandSpec, session: Session, tx: transactions.Transaction) -> Any:
+        """EXEC: under this node's locks of every queued and watched key, check WATCH, then
+        run the queued commands in order (see respdyn/commands/transactions.py)."""
+        del session.extra[transactions.MULTI]
+        watched = transactions.unwatch_all(self.ctx, session)
+        if tx.failed:
+            return self._rejected(spec, errors.ExecAbort())
+        db = session.db
+        held = self.keylocks.acquire(db, keys) if (
+            keys := transactions.lock_keys(tx, watched, db)) else None
+        session.extra[transactions.EXECUTING] = True
+        try:
+            if watched and transactions.watched_changed(self.ctx, session, watched):
+                return NULL_ARRAY
+            # a queued SELECT moves later commands to a database whose keys we do not hold
+            return [self.run(s, session, a, locked=session.db == db) for s, a in tx.queue]
+        finally:
+            session.extra.pop(transactions.EXECUTING, None)
+            if held is not None:
+                self.keylocks.release(held)
+            self.stats.command(spec.name).calls += 1
 
     def resolve(self, argv: list[bytes]) -> tuple[CommandSpec, list[bytes]]:
         """The spec to run and its arguments (without the command/subcommand names)."""
@@ -62,15 +116,20 @@ class Dispatcher:
             raise errors.wrong_arity(sub.name)
         return sub, argv[2:]
 
-    def run(self, spec: CommandSpec, session: Session, args: list[bytes]) -> Any:
-        """Call the handler with the counters and the error mapping around it."""
+    def run(
+        self, spec: CommandSpec, session: Session, args: list[bytes], locked: bool = False
+    ) -> Any:
+        """Call the handler with the counters and the error mapping around it; `locked`: the
+        caller (EXEC) already holds the keys' locks."""
         entry = self.stats.command(spec.name)
         started = time.perf_counter()
         override = request.consistency.set(session.extra.get(request.SESSION_KEY))
-        held = self.keylocks.acquire(session.db, keys) if spec.locks_keys and (
+        held = self.keylocks.acquire(session.db, keys) if spec.locks_keys and not locked and (
             keys := spec.keys.keys_in_args(args)) else None
         try:
             reply = spec.handler(self.ctx, session, args)  # type: ignore[misc]
+            if self.notifier.watched and "write" in spec.flags:  # WATCH's write counters
+                self.notifier.written(session.db, spec.keys.keys_in_args(args))
         except ReplyError as exc:
             reply = exc
         except PersistenceError as exc:

@@ -90,9 +90,10 @@ class ListValue:
         return [e.value for e in self.elements]
 
     def next_seq(self, node: bytes, floor: int) -> int:
-        """A seq for `node` above every seq it issued in this value, and at least `floor`
-        (the caller passes a clock, so a list recreated after a delete never reuses ids)."""
-        top = floor - 1
+        """The seq after the last one `node` issued in this value (consecutive, so removed ids
+        stay one range), or `floor` if it issued none here: the caller passes a clock in
+        microseconds, so a list deleted and recreated never reuses an id."""
+        top = -1
         for e in self.elements:
             for _, n, s in e.position:
                 if n == node and s > top:
@@ -102,7 +103,7 @@ class ListValue:
         ranges = self.removed.get(node)
         if ranges and ranges[-1][1] > top:
             top = ranges[-1][1]
-        return top + 1
+        return floor if top < 0 else top + 1
 
     # --- editing ----------------------------------------------------------------------------
 
