@@ -16,11 +16,14 @@ from respdyn import __version__
 from respdyn.commands import (
     connection,
     dynamo,
+    hashes,
     keys,
     lists,
     notify,
     pubsub,
     server,
+    sets,
+    sortedsets,
     strings,
     transactions,
 )
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 #: the command families a node serves, in the order COMMAND lists them
 TABLES: tuple[CommandTable, ...] = (
     connection.table, server.table, strings.table, keys.table, dynamo.table,
-    lists.table, transactions.table, pubsub.table,
+    lists.table, transactions.table, pubsub.table, hashes.table, sets.table, sortedsets.table,
 )
 
 #: seconds between re-checks of a blocked pop in a cluster (pushes through other nodes)
