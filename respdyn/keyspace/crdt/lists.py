@@ -32,7 +32,8 @@ Encoding (integers are LEB128 varints; digits zigzag-encoded; node ids by table 
                value_length, value
     range   := node: index, first_seq, last_seq              (inclusive)
 
-Elements are stored in position order. A whole value is read and rewritten by every command,
+Elements are stored in position order, ranges by node id, so equal lists encode to equal
+bytes (every replica stores the same merge). A whole value is read and rewritten by every command,
 so a list costs O(length) per command (see docs/datatypes.md).
 """
 
@@ -251,7 +252,7 @@ def encode(value: ListValue) -> bytes:
             _varint(e.written[0], body)
         _varint(len(e.value), body)
         body += e.value
-    ranges = [(node, r) for node, rs in value.removed.items() for r in rs]
+    ranges = [(node, r) for node, rs in sorted(value.removed.items()) for r in rs]
     _varint(len(ranges), body)
     for node, (first, last) in ranges:
         _varint(index(node), body)
