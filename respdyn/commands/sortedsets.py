@@ -59,6 +59,7 @@ class ZView:
         return len(self.scores)
 
     def set(self, member: bytes, score: float, actor: bytes, now: int) -> None:
+        score += 0.0  # -0 is stored as 0, as Redis' listpack does
         old = self.scores.get(member)
         if self._order is not None and old is not None:
             self._order.remove((old, member))
@@ -99,7 +100,7 @@ def store_pairs(ctx: Context, session: Session, key: bytes,
 
     def fill(state: ORSet) -> None:
         for member, score in pairs:
-            cells.set_score(state, member, score, ks.node_id, now)
+            cells.set_score(state, member, score + 0.0, ks.node_id, now)  # -0 stored as 0
 
     return store_new(ks, session.db, key, ZSET, ZSET_FORMAT, fill)
 
