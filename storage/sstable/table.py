@@ -113,18 +113,9 @@ class Table:
             block = None if cache is None else cache.get((self.file_number, self._offsets[i]))
             if block is None:
                 block = self._load_block(i, True)
-            keys = block.keys
-            j = bisect_left(keys, key)
-            n = len(keys)
-            if j < n and keys[j] == key:
-                limit = (snapshot_seq + 1) << 8
-                tags = block.tags
-                while j < n and keys[j] == key:
-                    tag = tags[j]
-                    if tag < limit:
-                        return tag >> 8, tag & 0xFF, block.value(j)
-                    j += 1
-                return None
+            found = block.get(key, snapshot_seq)
+            if found is not None or present or key in block:
+                return found
         if not present:
             self.bloom_false_positives += 1
         return None
@@ -167,11 +158,8 @@ class Table:
     ) -> Iterator[tuple[bytes, int, int, bytes]]:
         for i in range(first, len(self._offsets)):
             block = self._block(i, fill_cache)
-            keys, tags, value = block.keys, block.tags, block.value
-            j = bisect_left(keys, start) if i == first and start is not None else 0
-            for k in range(j, len(keys)):
-                tag = tags[k]
-                yield keys[k], tag >> 8, tag & 0xFF, value(k)
+            j = bisect_left(block.keys, start) if i == first and start is not None else 0
+            yield from block.records(j)
 
     def _block(self, i: int, fill_cache: bool) -> DecodedBlock:
         """Data block i, from the cache or the file."""

@@ -86,6 +86,49 @@ def test_wrong_separator_is_corruption() -> None:
         decode_records(bytes(payload))
 
 
+VERSIONS = decode_records(
+    encode_records(
+        [9 << 8 | 1, 7 << 8, 3 << 8 | 1, 5 << 8 | 1],
+        [b"a", b"a", b"a", b"b"],
+        [b"a9", b"", b"a3", b"b5"],
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "snapshot", "expected"),
+    [
+        (b"a", 100, (9, 1, b"a9")),
+        (b"a", 9, (9, 1, b"a9")),
+        (b"a", 8, (7, 0, b"")),
+        (b"a", 6, (3, 1, b"a3")),
+        (b"a", 2, None),
+        (b"b", 5, (5, 1, b"b5")),  # the block's last record
+        (b"b", 4, None),
+        (b"", 100, None),
+        (b"ab", 100, None),
+        (b"c", 100, None),
+    ],
+)
+def test_block_get_honours_snapshot(key: bytes, snapshot: int, expected: tuple | None) -> None:
+    assert VERSIONS.get(key, snapshot) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "present"), [(b"a", True), (b"b", True), (b"", False), (b"c", False)]
+)
+def test_block_contains(key: bytes, present: bool) -> None:
+    assert (key in VERSIONS) is present
+
+
+@pytest.mark.parametrize("start", [0, 1, 3, 4])
+def test_block_records_from(start: int) -> None:
+    everything = [(b"a", 9, 1, b"a9"), (b"a", 7, 0, b""), (b"a", 3, 1, b"a3"), (b"b", 5, 1, b"b5")]
+    assert list(VERSIONS.records(start)) == everything[start:]
+    assert [VERSIONS.tag(i) for i in range(4)] == list(VERSIONS.tags)
+    assert [VERSIONS.value(i) for i in range(4)] == VERSIONS.values
+
+
 def test_decoded_block_charge_counts_payload_and_records() -> None:
     payload = encode_records([1, 2], [b"a", b"b"], [b"x" * 100, b"y"])
     assert decode_records(payload).charge > len(payload)
