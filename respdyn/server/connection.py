@@ -103,7 +103,7 @@ class Connection:
                 if not data:
                     break
                 reader.feed(data)
-                if reader.buffered > limit:
+                if reader.buffered > limit:  # unauthenticated: ~160 KB at most (10 x 16 KB)
                     log.warning("closing %s: query buffer over the limit", self.session.addr)
                     break
                 if not self._run_commands():
@@ -117,6 +117,8 @@ class Connection:
         """Run every complete request read so far, in order; False = close the connection."""
         reader, session, dispatch = self.reader, self.session, self.dispatch
         soft = self.settings.output_soft_limit
+        if not session.authenticated:
+            soft = min(soft, self.settings.unauth_output_limit)
         gets = reader.gets
         out = self.out
         put = out.extend
@@ -148,7 +150,11 @@ class Connection:
                 log.exception("bad reply value from %r", args[0][:64])
                 del out[mark:]
                 encode_into(_INTERNAL, session.protocol, put)
-            reader.unauthenticated = not session.authenticated
+            if reader.unauthenticated == session.authenticated:  # AUTH, HELLO AUTH, RESET
+                reader.unauthenticated = not session.authenticated
+                soft = self.settings.output_soft_limit
+                if reader.unauthenticated:
+                    soft = min(soft, self.settings.unauth_output_limit)
             if session.close_after_reply:
                 self._flush()
                 return False
@@ -174,6 +180,10 @@ class Connection:
                 sent = 0
             if sent == len(data):
                 continue
+            if not self.session.authenticated and len(data) > self.settings.unauth_output_limit:
+                # CVE-2025-21605: hold no reply backlog for a client that may never log in
+                log.warning("closing %s: unauthenticated output over the limit", self.session.addr)
+                raise ConnectionAbortedError("unauthenticated output limit")
             with memoryview(data) as view:
                 view = view[sent:]
                 self.write_blocked = True

@@ -47,6 +47,9 @@ class ServerSettings:
     output_soft_limit: int = 256 * KiB
     #: pending bytes (pushes to a client that does not read) after which it is closed
     output_hard_limit: int = 32 * MiB
+    #: a client that has not authenticated is closed when its unsent replies pass this (bytes;
+    #: Redis 7.4.3's fix for CVE-2025-21605: 1 KB past its 16 KB static reply buffer)
+    unauth_output_limit: int = 17 * KiB
     recv_size: int = 64 * KiB  #: bytes read per recv; every complete command in it runs
     tcp_keepalive: int = 300  #: seconds; 0 = off (Redis' default is 300)
     stop_timeout: float = 5.0  #: seconds busy connections get to finish on shutdown

@@ -105,6 +105,30 @@ def test_client_that_never_reads_has_bounded_output(server: Server) -> None:
     wait_until(lambda: len(server.registry) == 1)
 
 
+def test_unauthenticated_client_that_never_reads_is_closed(make_server: object) -> None:
+    """CVE-2025-21605 as Redis 7.4.3 fixed it: no reply backlog for a client before AUTH."""
+    server = make_server(auth_required=True)  # type: ignore[operator]
+    hog = _slow_reader(server)
+    hog.client_id()
+    hog.send(frame(b"BIG", b"1000") * 20000)  # 20 MB of replies, never read
+    wait_until(lambda: len(server.registry) == 0)
+    assert len(server.app.calls) < 20000  # closed once the kernel stopped taking replies
+
+
+def test_authenticated_client_is_not_held_to_the_unauthenticated_limit(
+    make_server: object,
+) -> None:
+    server = make_server(auth_required=True)  # type: ignore[operator]
+    client = server.connect()
+    client.call(frame(b"AUTH", b"secret"), b"+OK\r\n")
+    conn = server.connection(client.client_id())
+    client.send(frame(b"BIG", b"1000000") * 20)  # 20 MB, read only once the server waits
+    wait_until(lambda: conn.write_blocked)
+    reply = b"$1000000\r\n" + b"x" * 1_000_000 + b"\r\n"
+    for _ in range(20):
+        client.expect(reply)
+
+
 def test_pushes_to_a_client_that_never_reads_close_it_at_the_hard_limit(
     make_server: object,
 ) -> None:
