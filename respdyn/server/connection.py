@@ -19,7 +19,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gevent import get_hub, getcurrent
 
@@ -27,6 +27,10 @@ from respdyn.errors import HttpProbe, ProtocolError, ReplyError
 from respdyn.protocol.encoder import encode_into
 from respdyn.protocol.reader import RequestReader
 from respdyn.session import Session
+
+if TYPE_CHECKING:
+    from respdyn.server.listener import ServerSettings
+    from respdyn.server.shutdown import Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,8 @@ class Connection:
         sock: Any,
         session: Session,
         dispatch: Dispatch,
-        settings: Any,
-        shutdown: Any = None,
+        settings: ServerSettings,
+        shutdown: Shutdown | None = None,
     ) -> None:
         self.sock = sock
         self.raw = getattr(sock, "_sock", sock)  # gevent keeps the non-blocking _socket here
