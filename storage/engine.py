@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -689,16 +690,22 @@ class Engine:
         raise StorageError(f"get of {key!r} kept racing with compactions")
 
     def _get_from_tables(self, key: bytes, seq: int, version: Version) -> tuple | None:
+        """Newest (seq, kind, value) <= seq in the tables: L0 newest first, then one file per
+        level (the hot path of a read miss in the memtables, hence inlined)."""
+        tables = self._tables
         for f in version.levels[0]:
             if f.min_key <= key <= f.max_key:
-                r = self._table(f.number).get(key, seq)
+                t = tables.get(f.number) or self._table(f.number)
+                r = t.get(key, seq)
                 if r is not None:
                     return r
-        for level in range(1, NUM_LEVELS):
-            if version.levels[level]:
-                f = version.file_for_key(level, key)
-                if f is not None:
-                    r = self._table(f.number).get(key, seq)
+        for files, max_keys in version.search_levels:
+            i = bisect_left(max_keys, key)
+            if i < len(files):
+                f = files[i]
+                if f.min_key <= key:
+                    t = tables.get(f.number) or self._table(f.number)
+                    r = t.get(key, seq)
                     if r is not None:
                         return r
         return None

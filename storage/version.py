@@ -153,8 +153,16 @@ class Version:
     #: per level, the files' max keys (a bisect target for point reads; derived, not stored).
     max_keys: tuple[list[bytes], ...] = field(init=False, repr=False, compare=False)
 
+    #: (files, max keys) of each non-empty level >= 1, in level order: the point-read path.
+    search_levels: tuple[tuple[tuple[FileMeta, ...], list[bytes]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "max_keys", tuple([f.max_key for f in fs] for fs in self.levels))
+        max_keys = tuple([f.max_key for f in fs] for fs in self.levels)
+        object.__setattr__(self, "max_keys", max_keys)
+        search = tuple((fs, max_keys[i]) for i, fs in enumerate(self.levels) if i and fs)
+        object.__setattr__(self, "search_levels", search)
 
     def apply(self, edit: VersionEdit) -> Version:
         """The version after `edit`. Raises ValueError if it deletes a file that is not live."""
