@@ -87,25 +87,29 @@ class Connection:
         limit = self.settings.client_query_buffer_limit
         recv, reader = self.raw.recv, self.reader
         wait, readable = self.hub.wait, self._rw
+        more = False  # the last read filled the buffer: read again before waiting
         try:
             while not self.closing:
                 if self.out:  # pushed while we were busy
                     self._flush()
-                self._idle = True
-                try:
-                    wait(readable)
-                except _Wakeup:
-                    continue  # a push arrived: flush it, then wait again
-                finally:
-                    self._idle = False
-                if self.closing:
-                    break
+                if not more:
+                    self._idle = True
+                    try:
+                        wait(readable)
+                    except _Wakeup:
+                        continue  # a push arrived: flush it, then wait again
+                    finally:
+                        self._idle = False
+                    if self.closing:
+                        break
                 try:
                     data = recv(size)
                 except BlockingIOError:
+                    more = False
                     continue
                 if not data:
                     break
+                more = len(data) == size
                 reader.feed(data)
                 if reader.buffered > limit:  # unauthenticated: ~160 KB at most (10 x 16 KB)
                     log.warning("closing %s: query buffer over the limit", self.session.addr)
