@@ -74,6 +74,7 @@ class Connection:
         self.write_blocked = False
         self._inflight = 0  # unsent bytes of the buffer being written
         self._idle = False  # waiting for input: a push must wake us
+        self.last_read = time.monotonic()  #: when the client last sent bytes (idle timeout)
         self._greenlet: Any = None
         session.on_kill = self.kill
         session.on_push = self.push
@@ -110,6 +111,7 @@ class Connection:
                 if not data:
                     break
                 more = len(data) == size
+                self.last_read = time.monotonic()
                 reader.feed(data)
                 if reader.buffered > limit:  # unauthenticated: ~160 KB at most (10 x 16 KB)
                     log.warning("closing %s: query buffer over the limit", self.session.addr)
@@ -206,6 +208,11 @@ class Connection:
                 finally:
                     self.write_blocked = False
                     self._inflight = 0
+
+    @property
+    def waiting_for_input(self) -> bool:
+        """Parked between commands (not inside one, not blocked writing)."""
+        return self._idle
 
     @property
     def output_pending(self) -> int:

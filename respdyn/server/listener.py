@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,7 @@ from respdyn.errors import Denied, max_clients_reached
 from respdyn.protocol.encoder import encode
 from respdyn.server.connection import Connection, Dispatch
 from respdyn.server.shutdown import Shutdown
-from respdyn.session import SessionRegistry
+from respdyn.session import Session, SessionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,9 @@ class ServerSettings:
     unauth_output_limit: int = 17 * KiB
     recv_size: int = 64 * KiB  #: bytes read per recv; every complete command in it runs
     tcp_keepalive: int = 300  #: seconds; 0 = off (Redis' default is 300)
+    #: close clients waiting this many seconds for a command (0 = never), Redis' `timeout`;
+    #: clients inside a command (blocked) and those `idle_exempt` accepts are kept
+    idle_timeout: float = 0
     stop_timeout: float = 5.0  #: seconds busy connections get to finish on shutdown
     backlog: int = 511  #: Redis' tcp-backlog
 
@@ -65,12 +70,16 @@ class Listener(StreamServer):
         sessions: SessionRegistry,
         settings: ServerSettings,
         shutdown: Shutdown,
+        idle_exempt: Callable[[Session], bool] | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.sessions = sessions
         self.settings = settings
         self.shutdown = shutdown
+        #: sessions the idle timeout never closes (Redis exempts pub/sub subscribers)
+        self.idle_exempt = idle_exempt
         self.connections: set[Connection] = set()
+        self._sweeper: gevent.Greenlet | None = None
         pool = Pool(settings.maxclients + _REFUSAL_SLOTS)
         super().__init__((settings.host, settings.port), spawn=pool, backlog=settings.backlog)
         self.stop_timeout = settings.stop_timeout
@@ -97,8 +106,33 @@ class Listener(StreamServer):
             self.connections.discard(conn)
             self.sessions.close(session)
 
+    def start(self) -> None:
+        """Bind and accept (gevent's start), plus the idle-client sweeper."""
+        super().start()
+        if self._sweeper is None:
+            self._sweeper = gevent.spawn(self._sweep_idle)
+
+    def _sweep_idle(self) -> None:
+        """Redis' clientsCron timeout check: drop clients idle past `idle_timeout`."""
+        while not self.shutdown.wait(_sweep_interval(self.settings.idle_timeout)):
+            timeout = self.settings.idle_timeout  # re-read: CONFIG SET timeout
+            if timeout <= 0:
+                continue
+            now = time.monotonic()
+            for conn in list(self.connections):
+                if self._expired(conn, now - timeout):
+                    log.debug("closing idle client %s", conn.session.addr)
+                    conn.kill()
+
+    def _expired(self, conn: Connection, cutoff: float) -> bool:
+        if not conn.waiting_for_input or conn.last_read >= cutoff:
+            return False
+        return self.idle_exempt is None or not self.idle_exempt(conn.session)
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop accepting, wake every connection so it ends, then wait/kill (gevent's stop)."""
+        if self._sweeper is not None:
+            self._sweeper.kill(block=False)
         self.close()
         for conn in list(self.connections):
             conn.kill()
@@ -156,3 +190,8 @@ def _is_loopback(address: Any) -> bool:
         return False
     mapped = getattr(ip, "ipv4_mapped", None)
     return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _sweep_interval(timeout: float) -> float:
+    """Once a second, as Redis' cron; more often for sub-second timeouts (tests)."""
+    return 1.0 if timeout <= 0 else min(1.0, max(0.02, timeout / 4))

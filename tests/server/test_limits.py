@@ -204,3 +204,26 @@ def test_protected_mode_lets_outside_clients_in(make_server: object, overrides: 
     ip = _external_ip()
     server = make_server(host="0.0.0.0", **overrides)  # type: ignore[operator]
     server.connect(ip).call(b"PING\r\n", b"+PONG\r\n")
+
+
+def test_idle_timeout_closes_idle_clients_only(make_server: object) -> None:
+    server = make_server(idle_timeout=0.2)  # type: ignore[operator]
+    idle, blocked = server.connect(), server.connect()
+    idle.call(b"PING\r\n", b"+PONG\r\n")
+    blocked.send(frame(b"WAIT", b"e"))
+    server.app.entered_event(b"e").wait(5)
+    assert idle.read_to_eof() == b""  # closed by the sweeper, without a reply
+    assert not server.app.event(b"e").is_set()
+    wait_until(lambda: len(server.registry) == 1)  # the blocked one is still there
+    server.app.event(b"e").set()
+    blocked.expect(b"+OK\r\n")
+
+
+def test_idle_timeout_spares_exempt_sessions(make_server: object) -> None:
+    server = make_server(idle_timeout=0.1)  # type: ignore[operator]
+    server.listener.idle_exempt = lambda session: session.name == b"keep"
+    kept, dropped = server.connect(), server.connect()
+    server.registry.get(kept.client_id()).name = b"keep"
+    dropped.call(b"PING\r\n", b"+PONG\r\n")
+    assert dropped.read_to_eof() == b""
+    kept.call(b"PING\r\n", b"+PONG\r\n")
