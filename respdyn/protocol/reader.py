@@ -37,6 +37,10 @@ UNAUTH_MAX_ARGS = 10
 UNAUTH_MAX_BULK = 16384
 
 _STAR = 0x2A  # '*'
+#: Frames larger than this are sliced from our buffer instead of being fed to hiredis: the
+#: walker has already located every argument, and hiredis would add two copies of a large
+#: value (its buffer and its result) to the peak memory of a big SET.
+_SLICE_ABOVE = 1024 * 1024
 # Fast paths: a canonical header that string2ll accepts and that ends in CRLF.
 _COUNT_RE = re.compile(rb"\*(0|-?[1-9][0-9]{0,17})\r\n")
 _BULK_RE = re.compile(rb"\$(0|[1-9][0-9]{0,17})\r\n")
@@ -219,9 +223,12 @@ class RequestReader:
                             break
                         count -= 1
                     if not count:
-                        hi = self._hi
-                        hi.feed(buf, pos, scan - pos)
-                        args = hi.gets()
+                        if scan - pos > _SLICE_ABOVE:
+                            args = _slice_frame(buf, pos, scan)
+                        else:
+                            hi = self._hi
+                            hi.feed(buf, pos, scan - pos)
+                            args = hi.gets()
                         self._pos = scan
                         first = args[0]
                         if first in _HTTP_ANY_CASE:
@@ -274,7 +281,7 @@ class RequestReader:
             return None
         start, end = self._fstart, self._scan
         self._pos, self._left = end, -1
-        if self._odd:
+        if self._odd or end - start > _SLICE_ABOVE:
             return _slice_frame(buf, start, end)
         hi = self._hi
         hi.feed(buf, start, end - start)
@@ -382,7 +389,7 @@ def _frames_size(frames: list[list[bytes]]) -> int:
 
 
 def _slice_frame(buf: bytes | bytearray, start: int, end: int) -> list[bytes]:
-    """Arguments of an already validated frame whose lines end in '\\r' + any byte."""
+    """Arguments of an already validated frame (big, or with lines ending in '\\r' + any)."""
     pos = buf.find(b"\r", start) + 2
     args = []
     while pos < end:
