@@ -343,3 +343,16 @@ def test_any_bytes_parse_the_same_whatever_the_chunking(junk: bytes, data: st.Da
     cut = data.draw(st.integers(0, len(junk)))
     assert run([junk[:cut], junk[cut:]]) == whole
     assert run([junk[i : i + 1] for i in range(len(junk))]) == whole
+
+
+def test_big_complete_frame_in_one_buffer() -> None:
+    """A frame over 1 MiB that is complete in one buffer (behind a partial inline line)."""
+    value = bytes(range(256)) * 8192  # 2 MiB
+    reader = RequestReader()
+    reader.feed(b"PING")
+    assert reader.gets() is None
+    reader.feed(b"\r\n" + frame(b"SET", b"k", value) + frame(b"GET", b"k"))
+    assert reader.gets() == [b"PING"]
+    assert reader.gets() == [b"SET", b"k", value]
+    assert reader.gets() == [b"GET", b"k"]
+    assert reader.gets() is None
