@@ -83,7 +83,7 @@ _OWN_NAMES = ("LOCK", "CURRENT", "CURRENT.tmp")
 
 
 class _Writer:
-    __slots__ = ("body", "count", "done", "error", "force", "ops", "size")
+    __slots__ = ("body", "count", "cv", "done", "error", "force", "ops", "size")
 
     def __init__(self, ops: list, body: bytes, size: int, force: bool = False) -> None:
         self.ops = ops
@@ -93,6 +93,9 @@ class _Writer:
         self.force = force
         self.done = False
         self.error: BaseException | None = None
+        #: this writer's own condition (on the engine mutex), made only if it has to wait, so
+        #: a finished group wakes exactly its followers and the next leader (LevelDB's design).
+        self.cv: threading.Condition | None = None
 
 
 class Snapshot:
@@ -524,8 +527,10 @@ class Engine:
                 raise self._error
             writers = self._writers
             writers.append(w)
-            while not w.done and writers[0] is not w:
-                self._writers_cv.wait()
+            if writers[0] is not w:
+                w.cv = cv = threading.Condition(self._mu)
+                while not w.done and writers[0] is not w:
+                    cv.wait()
             if w.done:
                 if w.error is not None:
                     raise w.error
@@ -595,8 +600,12 @@ class Engine:
             writers.popleft()
             g.error = error
             g.done = True
-        if len(group) > 1 or writers or self._closed:  # wake followers and the next leader
-            self._writers_cv.notify_all()
+            if g.cv is not None:
+                g.cv.notify()
+        if writers and writers[0].cv is not None:
+            writers[0].cv.notify()  # the next leader
+        if self._closed:
+            self._writers_cv.notify_all()  # close() waits for the queue to drain
 
     def _make_room(self, force: bool) -> None:
         """REQUIRES: _mu held by the write leader. Freeze the memtable when it is full (or

@@ -143,6 +143,14 @@ def recovered_prefix(state: dict, base: dict, start: int, last_possible: int) ->
         p += 1
         apply(model, p)
     assert model == state, f"recovered state is no prefix of the operations (p={p})"
+    # an op that changes nothing (deleting an absent key) cannot be told apart: count it in
+    while p < last_possible:
+        trial = dict(model)
+        apply(trial, p + 1)
+        if trial != state:
+            break
+        p += 1
+        model = trial
     return p
 
 

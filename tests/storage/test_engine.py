@@ -260,15 +260,15 @@ def test_concurrent_writers_share_group_commits(open_db):
 def test_failed_fsync_refuses_further_writes_until_reopen(db_path, make_options, monkeypatch):
     db = storage.open(db_path, make_options(fsync="always"))
     db.put(b"safe", b"1")
-    real_fsync = os.fsync
 
     def broken(fd):
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", broken)
+    monkeypatch.setattr(os, "fdatasync", broken, raising=False)
     with pytest.raises(PersistenceError, match=r"\.log"):
         db.put(b"lost", b"2")
-    monkeypatch.setattr(os, "fsync", real_fsync)
+    monkeypatch.undo()  # disks do not heal the engine: it must still refuse
     with pytest.raises(PersistenceError):
         db.put(b"after", b"3")  # the fsyncgate lesson: no retry on a failed fsync
     assert db.get(b"safe") == b"1"  # reads still work

@@ -145,5 +145,6 @@ def test_write_failure_is_persistence_error(tmp_path, monkeypatch):
 
     w.append([b"x"])
     monkeypatch.setattr(os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fdatasync", failing_fsync, raising=False)
     with pytest.raises(PersistenceError, match="fsync"):
         w.sync()
