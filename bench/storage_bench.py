@@ -5,7 +5,7 @@
     .venv/bin/python bench/storage_bench.py --engines respdyn # without plyvel
 
 Workload (LevelDB's db_bench shapes): 16-byte keys, 100-byte values that compress to about half
-(random 50-byte chunks, each repeated once). Each engine runs in its own child process, so peak
+(a random 50-byte half, repeated once). Each engine runs in its own child process, so peak
 RSS is per engine. Phases: sequential put and random put (fsync off: Options(fsync="no") vs
 plyvel's default sync=False), random get of present keys and of absent keys, one full scan and
 short scans of 100 keys, bytes on disk after background compaction settles vs raw key+value
@@ -32,12 +32,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEY_MULT = 2654435761  # odd, not a multiple of 5: i -> i*KEY_MULT % N permutes range(N)
 
 
-def make_pool(size: int = 1 << 20) -> bytes:
+def make_pool(value_size: int, size: int = 1 << 20) -> bytes:
+    """Values of `value_size` bytes, each a random half repeated once: ~50% compressible, like
+    db_bench's default (--compression_ratio=0.5)."""
     rng = random.Random(42)
+    half = value_size // 2
     chunks = []
-    while sum(map(len, chunks)) < size:
-        c = rng.randbytes(50)
-        chunks.append(c + c)
+    for _ in range(size // value_size):
+        c = rng.randbytes(half)
+        chunks.append((c + c + b"\0")[:value_size])
     return b"".join(chunks)
 
 
@@ -45,8 +48,8 @@ class Workload:
     def __init__(self, n: int, value_size: int) -> None:
         self.n = n
         self.value_size = value_size
-        self.pool = make_pool()
-        self.span = len(self.pool) - value_size
+        self.pool = make_pool(value_size)
+        self.slots = len(self.pool) // value_size
 
     def seq_key(self, i: int) -> bytes:
         return b"%016d" % i
@@ -55,7 +58,7 @@ class Workload:
         return b"%016d" % (i * KEY_MULT % self.n)
 
     def value(self, i: int) -> bytes:
-        off = (i * 101) % self.span
+        off = (i * 101) % self.slots * self.value_size
         return self.pool[off : off + self.value_size]
 
 
