@@ -1,8 +1,8 @@
 """SSTable file format: constants, block handles, header/footer and properties codecs.
 
-Every number below is on disk: DO NOT RENUMBER, DO NOT REORDER. Add new block types,
-property tags or footer fields only with a new FORMAT_VERSION. docs/formats/sstable.md
-holds the same grammar with the reasons.
+Every number below is on disk: DO NOT RENUMBER, DO NOT REORDER. Add new block types or
+footer fields only with a new FORMAT_VERSION; new property tags need none (readers skip
+unknown tags). docs/formats/sstable.md holds the same grammar with the reasons.
 
     sstable      := header data_block* filter_block properties_block index_block footer
     header       := magic: bytes[8], version: u32                       # 12 bytes at offset 0
@@ -22,6 +22,7 @@ holds the same grammar with the reasons.
     index_block  := block of records, one per data block: key = key of its last entry,
                     tag = seq of its last entry, value = handle
     filter_block := block of bloom: bits: bytes[m/8], probes: u8       # see bloom.py
+                    # filter, properties and index blocks are written RAW (read at open)
     properties   := block of property*
     property     := tag: varint, length: varint, value: bytes[length]   # unknown tags skipped
                     # integer properties hold a varint; min_key/max_key/compression raw bytes
