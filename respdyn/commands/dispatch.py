@@ -28,7 +28,6 @@ class Dispatcher:
         self.registry = ctx.registry
         self.stats = ctx.stats
         self.keylocks = ctx.keylocks
-        self.notifier = notify.of(ctx)
 
     def __call__(self, session: Session, argv: list[bytes]) -> Any:
         return self.execute(session, argv)
@@ -39,9 +38,12 @@ class Dispatcher:
         try:
             spec, args = self.resolve(argv)
         except ReplyError as exc:  # unknown command or wrong arity: count it as Redis does
-            if session.extra:
+            spec = self.registry.lookup(argv[0])
+            if spec is not None and spec.name == "exec":
+                exc = transactions.abort(self.ctx, session, exc)
+            elif session.extra:
                 transactions.flag(session)
-            return self._rejected(self.registry.lookup(argv[0]), exc)
+            return self._rejected(spec, exc)
         session.touch(spec.name)
         if not session.authenticated and "no_auth" not in spec.flags:
             if session.extra:
@@ -78,8 +80,9 @@ class Dispatcher:
         """EXEC: under this node's locks of every queued and watched key, check WATCH, then
         run the queued commands in order (see respdyn/commands/transactions.py)."""
         del session.extra[transactions.MULTI]
-        watched = transactions.unwatch_all(self.ctx, session)
+        watched = session.extra.pop(transactions.WATCHED, None) or {}
         if tx.failed:
+            transactions.forget(self.ctx, session, watched)
             return self._rejected(spec, errors.ExecAbort())
         db = session.db
         held = self.keylocks.acquire(db, keys) if (
@@ -92,6 +95,7 @@ class Dispatcher:
             return [self.run(s, session, a, locked=session.db == db) for s, a in tx.queue]
         finally:
             session.extra.pop(transactions.EXECUTING, None)
+            transactions.forget(self.ctx, session, watched)
             if held is not None:
                 self.keylocks.release(held)
             self.stats.command(spec.name).calls += 1
@@ -128,8 +132,6 @@ class Dispatcher:
             keys := spec.keys.keys_in_args(args)) else None
         try:
             reply = spec.handler(self.ctx, session, args)  # type: ignore[misc]
-            if self.notifier.watched and "write" in spec.flags:  # WATCH's write counters
-                self.notifier.written(session.db, spec.keys.keys_in_args(args))
         except ReplyError as exc:
             reply = exc
         except PersistenceError as exc:

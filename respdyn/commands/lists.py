@@ -147,7 +147,7 @@ def rpushx(ctx: Context, session: Session, args: list[bytes]) -> int:
 def _take(loaded: Loaded, left: bool, count: int) -> list[bytes]:
     n = min(count, len(loaded.value))
     indexes = range(n) if left else range(len(loaded.value) - 1, len(loaded.value) - 1 - n, -1)
-    popped = dict(zip(indexes, loaded.value.remove(indexes), strict=False))
+    popped = dict(zip(sorted(indexes), loaded.value.remove(indexes), strict=True))
     return [popped[i] for i in indexes]
 
 

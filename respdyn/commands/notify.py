@@ -7,9 +7,9 @@ through other nodes reach this node through `remote_key_changed` / `deliver` (ca
 cluster's fan-out, respdyn/cluster/broadcast.py); until that fan-out exists for a node, a
 blocked pop also re-checks every `poll_interval` seconds, so it wakes at most that late.
 
-Why the notifier holds WATCH versions: WATCH needs "was this key written since", and the
-dispatcher already knows every write command's keys (it locks them); it bumps a counter here
-only for keys someone watches, so an unwatched write costs one dict-emptiness check.
+Why the notifier holds WATCH versions: WATCH needs "was this key written since"; the keyspace's
+writes are observed (`watch_writes`) so every write bumps a counter here, only for keys someone
+watches: an unwatched write costs one dict-emptiness check.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from weakref import WeakSet
 from gevent.event import Event
 
 from respdyn.commands import glob
+from respdyn.keyspace import layout
 from respdyn.protocol.reply import Push
 
 if TYPE_CHECKING:
     from respdyn.commands.context import Context
+    from respdyn.keyspace.keyspace import Keyspace
     from respdyn.session import Session
 
 KeyName = tuple[int, bytes]  #: (db, key)
@@ -127,7 +129,7 @@ class Notifier:
         return -1 if entry is None else entry[1][0]
 
     def written(self, db: int, keys: list[bytes]) -> None:
-        """A write command ran on `keys` (the dispatcher calls this when `watched`)."""
+        """`keys` were written (the keyspace's store calls this while any key is watched)."""
         for key in keys:
             entry = self.watched.get((db, key))
             if entry is not None:
@@ -205,15 +207,57 @@ def _push(session: Session, value: Any) -> int:
     return 1
 
 
+def watch_writes(keyspace: Keyspace, notifier: Notifier) -> None:
+    """Let WATCH see every write that reaches the keyspace: its put/delete/flush methods are
+    wrapped on this instance, so a watched key's counter moves on a real write (a SET of the
+    same value too, a DEL of a missing key not: Redis' rule) and nothing else changes."""
+    put, delete = keyspace.put, keyspace.delete
+    flushdb, flushall = keyspace.flushdb, keyspace.flushall
+
+    def put_watched(db: int, key: bytes, *args: Any, **kwargs: Any) -> None:
+        put(db, key, *args, **kwargs)
+        if notifier.watched:
+            notifier.written(db, [key])
+
+    def delete_watched(db: int, key: bytes, *args: Any, **kwargs: Any) -> None:
+        delete(db, key, *args, **kwargs)
+        if notifier.watched:
+            notifier.written(db, [key])
+
+    def flushed(dbs: range | list[int]) -> list[KeyName]:
+        """The watched keys of `dbs` that exist: a flush changes them (Redis 7.0)."""
+        return [(db, key) for db, key in notifier.watched
+                if db in dbs and keyspace.exists(db, key)]
+
+    def flushdb_watched(db: int) -> None:
+        doomed = flushed([db])
+        flushdb(db)
+        for wdb, key in doomed:
+            notifier.written(wdb, [key])
+
+    def flushall_watched() -> None:
+        doomed = flushed(range(layout.DATABASES))
+        flushall()
+        for wdb, key in doomed:
+            notifier.written(wdb, [key])
+
+    keyspace.put = put_watched  # type: ignore[method-assign]
+    keyspace.delete = delete_watched  # type: ignore[method-assign]
+    keyspace.flushdb = flushdb_watched  # type: ignore[method-assign]
+    keyspace.flushall = flushall_watched  # type: ignore[method-assign]
+
+
 def install(ctx: Context, notifier: Notifier) -> Notifier:
-    """Give the node its notifier (node.build_context; before any dispatcher is built)."""
+    """Give the node its notifier (node.build_context, before any dispatcher is built), and let
+    it see the keyspace's writes for WATCH."""
     ctx.__dict__["notifier"] = notifier
+    watch_writes(ctx.keyspace, notifier)
     return notifier
 
 
 def of(ctx: Context) -> Notifier:
     """The node's notifier. node.build_context installs it (cluster-aware); a bare Context
-    (tests) gets a local one on first use."""
+    (tests) gets a local one on first use, without WATCH's write counters."""
     notifier = ctx.__dict__.get("notifier")
     if notifier is None:
         notifier = ctx.__dict__["notifier"] = Notifier()

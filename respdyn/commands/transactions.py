@@ -71,13 +71,24 @@ def watched_changed(ctx: Context, session: Session, watched: dict) -> bool:
     return False
 
 
-def unwatch_all(ctx: Context, session: Session) -> dict:
-    """Forget the client's watched keys; returns them (EXEC still checks them)."""
-    watched = session.extra.pop(WATCHED, None) or {}
+def unwatch_all(ctx: Context, session: Session) -> None:
+    forget(ctx, session, session.extra.pop(WATCHED, None) or {})
+
+
+def forget(ctx: Context, session: Session, watched: dict) -> None:
+    """Stop counting writes for the client's watched keys (after EXEC checked them)."""
     notifier = notify.of(ctx)
     for db, key in watched:
         notifier.unwatch(session, db, key)
-    return watched
+
+
+def abort(ctx: Context, session: Session, reason: errors.ReplyError) -> errors.ReplyError:
+    """EXEC itself refused (its arity): Redis discards the transaction, in MULTI or not."""
+    session.extra.pop(MULTI, None)
+    unwatch_all(ctx, session)
+    exc = errors.ExecAbort()
+    exc.message = f"Transaction discarded because of: {reason.message}"
+    return exc
 
 
 def lock_keys(tx: Transaction, watched: dict, db: int) -> list[bytes]:
