@@ -642,3 +642,25 @@ def test_crc_covers_the_footer_handles_only(good_file: Path) -> None:
     tail = good_file.read_bytes()[-FOOTER_SIZE:]
     assert struct.unpack_from("<I", tail, 36)[0] == crc32(tail[:36])
     assert tail[-8:] == MAGIC
+
+
+# -- properties codec ---------------------------------------------------------------------
+
+
+def test_properties_round_trip_and_skip_unknown_tags() -> None:
+    from storage.coding import encode_varint
+    from storage.sstable.format import decode_properties, encode_properties
+
+    props = TableProperties(entries=3, min_key=b"a", max_key=b"\xff", max_seq=1 << 55)
+    future = encode_varint(999) + encode_varint(3) + b"new"
+    decoded = decode_properties("f.sst", 0, encode_properties(props) + future, 1234)
+    assert decoded == TableProperties(**{**props.__dict__, "file_size": 1234})
+
+
+@pytest.mark.parametrize("tail", [b"\x01", b"\x01\x05ab", b"\x80"])
+def test_properties_that_run_past_their_block_are_corruption(tail: bytes) -> None:
+    from storage.errors import CorruptionError
+    from storage.sstable.format import decode_properties, encode_properties
+
+    with pytest.raises(CorruptionError, match="bad properties block"):
+        decode_properties("f.sst", 40, encode_properties(TableProperties()) + tail, 100)
