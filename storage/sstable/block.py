@@ -42,6 +42,8 @@ _SEPARATOR_BYTES = [bytes((value,)) for value in range(256)]
 _U32_PAIR = struct.Struct("<II")
 
 _ARRAY_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
+#: record counts vary per block (and index blocks have one record per data block).
+_MAX_ARRAY_STRUCTS = 4096
 
 
 def _array(code: str, count: int) -> struct.Struct:
@@ -49,6 +51,8 @@ def _array(code: str, count: int) -> struct.Struct:
     key = (code, count)
     found = _ARRAY_STRUCTS.get(key)
     if found is None:
+        if len(_ARRAY_STRUCTS) >= _MAX_ARRAY_STRUCTS:
+            _ARRAY_STRUCTS.clear()  # bounded; racing threads at worst rebuild a Struct
         found = _ARRAY_STRUCTS[key] = struct.Struct(f"<{count}{code}")
     return found
 
