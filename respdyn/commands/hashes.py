@@ -141,7 +141,7 @@ def hincrby(ctx: Context, session: Session, args: list[bytes]) -> int:
         delta > 0 and value > 0 and delta > INT64_MAX - value
     ):
         raise errors.overflow()
-    cells.set_counter(state, name, pn.add(current, ks.node_id, delta), ks.node_id)
+    cells.set_counter(state, name, pn.add(current, ks.node_id, delta), ks.node_id, ks.clock())
     save_hash(ctx, session, key, entry, state)
     return value + delta
 

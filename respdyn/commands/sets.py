@@ -167,10 +167,10 @@ def members(ks: Keyspace, db: int, key: bytes) -> ORSet:
 def sadd(ctx: Context, session: Session, args: list[bytes]) -> int:
     ks, db, key = ctx.keyspace, session.db, args[0]
     entry, state = load_set(ks, db, key)
-    added = 0
+    added, now = 0, ks.clock()
     for member in args[1:]:
         added += member not in state
-        state.add(member, ks.node_id)  # re-adding issues a new dot: it wins a concurrent SREM
+        state.add(member, ks.node_id, now_ms=now)  # a re-add's new dot wins a concurrent SREM
     save(ks, db, key, SET, SET_FORMAT, entry, state)
     return added
 
@@ -297,7 +297,7 @@ def smove(ctx: Context, session: Session, args: list[bytes]) -> int:
         return 0
     save(ks, db, src, SET, SET_FORMAT, src_entry, source)
     target = ORSet() if dst_entry is None else orset.decode(dst_entry.payload, SET_FORMAT)
-    target.add(member, ks.node_id)
+    target.add(member, ks.node_id, now_ms=ks.clock())
     save(ks, db, dst, SET, SET_FORMAT, dst_entry, target)
     return 1
 
@@ -346,11 +346,11 @@ def _algebra_command(name: str, summary: str) -> None:
 
     def store_handler(ctx: Context, session: Session, args: list[bytes]) -> int:
         result = ordered(op(_all_sets(ctx, session, args[1:])))
-        actor = ctx.keyspace.node_id
+        actor, now = ctx.keyspace.node_id, ctx.keyspace.clock()
 
         def fill(state: ORSet) -> None:
             for member in result:
-                state.add(member, actor)
+                state.add(member, actor, now_ms=now)
 
         return store_new(ctx.keyspace, session.db, args[0], SET, SET_FORMAT, fill)
 

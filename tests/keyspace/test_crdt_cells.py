@@ -31,7 +31,7 @@ def hincr(s: ORSet, name: bytes, delta: int, actor: bytes) -> None:
     c = pn.fresh() if f is None else f.counter
     if c is None:
         c = pn.from_int(int(f.value), f.ts, f.node)
-    cells.set_counter(s, name, pn.add(c, actor, delta), actor)
+    cells.set_counter(s, name, pn.add(c, actor, delta), actor, 100)
 
 
 def test_concurrent_hset_of_different_fields_keeps_both():

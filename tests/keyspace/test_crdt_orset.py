@@ -62,6 +62,29 @@ def test_same_member_added_on_both_sides_removed_on_one_survives_through_the_oth
     assert members(orset.merge(left, right)) == {b"m"}
 
 
+def test_a_recreated_value_never_reissues_an_old_incarnations_dots():
+    """A delete loses the clock; time-based first dots keep the new incarnation's adds from
+    looking seen by a stale copy of the old one."""
+    old = ORSet()
+    for i in range(5):
+        old.add(b"old%d" % i, N1, now_ms=1_000)
+    stale = old.copy()
+    stale.add(b"other", N2, now_ms=1_500)
+    recreated = ORSet()  # after DEL (or removing the last member) on n1
+    recreated.add(b"new", N1, now_ms=2_000)
+    assert b"new" in orset.merge(recreated, stale)
+    assert recreated.values(b"new")[0][0] == (N1, 2_000 * orset.DOTS_PER_MS)
+
+
+def test_dots_are_stored_relative_to_the_clock():
+    s = ORSet()
+    for name in (b"a", b"b", b"c"):
+        s.add(name, N1, now_ms=1_764_000_000_000)
+    small = orset.encode(s, SET_FORMAT)
+    assert len(small) == 1 + 1 + 3 + 8 + 1 + 3 * 5  # the big counter once, in the clock
+    assert orset.decode(small, SET_FORMAT) == s
+
+
 # --- laws over histories ---------------------------------------------------------------------
 
 ACTORS = [b"n1", b"n2", b"n3"]
@@ -147,10 +170,12 @@ def test_set_encoding_is_compact():
         (b"", SET_FORMAT),
         (b"\x02\x00\x00", SET_FORMAT),  # a hash payload where a set is expected
         (b"\x01\x01\x02n1", SET_FORMAT),  # clock missing
-        (b"\x01\x01\x02n1\x01\x01\x01a\x01\x05\x01", SET_FORMAT),  # unknown actor index
-        (b"\x02\x01\x02n1\x01\x01\x01a\x01\x00\x01\x05xy", HASH_FORMAT),  # value truncated
+        (b"\x01\x01\x02n1\x01\x01\x01a\x01\x05\x00", SET_FORMAT),  # unknown actor index
+        (b"\x01\x01\x02n1\x01\x01\x01a\x01\x00\x01", SET_FORMAT),  # dot past the clock
+        (b"\x02\x01\x02n1\x01\x01\x01a\x01\x00\x00\x05xy", HASH_FORMAT),  # value truncated
     ],
-    ids=["empty", "wrong-format", "truncated-clock", "unknown-actor", "truncated-value"],
+    ids=["empty", "wrong-format", "truncated-clock", "unknown-actor", "beyond-clock",
+         "truncated-value"],
 )
 def test_corrupt_payloads_are_reported(data, fmt):
     with pytest.raises(PayloadError):

@@ -121,15 +121,15 @@ def set_register(state: ORSet, name: bytes, value: bytes, actor: bytes, now: int
     """HSET: the field's dots are replaced by one carrying a register newer than them."""
     current = get_field(state, name)
     ts = next_ts(now, current.newest if current else 0)
-    state.add(name, actor, register(ts, value))
+    state.add(name, actor, register(ts, value), now)
 
 
-def set_counter(state: ORSet, name: bytes, counter: pn.Counter, actor: bytes) -> None:
+def set_counter(state: ORSet, name: bytes, counter: pn.Counter, actor: bytes, now: int) -> None:
     """HINCRBY: the field's dots are replaced by one carrying the updated counter."""
-    state.add(name, actor, counter_cell(counter))
+    state.add(name, actor, counter_cell(counter), now)
 
 
 def set_score(state: ORSet, member: bytes, score: float, actor: bytes, now: int) -> None:
     dots = state.entries.get(member)
     newest = resolve_score(list(dots.items()))[1] if dots else 0
-    state.add(member, actor, score_cell(next_ts(now, newest), score))
+    state.add(member, actor, score_cell(next_ts(now, newest), score), now)

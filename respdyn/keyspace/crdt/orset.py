@@ -14,13 +14,19 @@ Merging keeps a dot if every side whose clock has seen it still holds it, so
 
 A dot must never be issued twice: the actor is the node serving the command, whose writes to
 one key are serialized by the dispatcher's per-key locks and read back its own previous write
-(R + W > N). Values ride on dots, so a dot's value is immutable and the merge never has to
-choose between two values for the same dot (it takes the greater bytes if it ever must).
+(R + W > N). An actor's first dot in a state is time-based (`now_ms * DOTS_PER_MS`), later ones
+count up from it: a value re-created after a delete (which loses the clock) never reissues the
+dots of an older incarnation, so its adds cannot be mistaken for ones a stale copy has seen.
+Values ride on dots, so a dot's value is immutable and the merge never has to choose between
+two values for the same dot (it takes the greater bytes if it ever must).
 
     orset   := format: u8, actors: uvarint, actor{actors}: blob, counter{actors}: uvarint,
                elements: uvarint, element{elements}                  (both sorted by bytes)
     element := name: blob, dots: uvarint, dot{dots}
-    dot     := actor_index: uvarint, counter: uvarint, [value: blob]   (value: valued formats)
+    dot     := actor_index: uvarint, behind: uvarint, [value: blob]    (value: valued formats)
+
+`behind` is the actor's clock counter minus the dot's counter (small: the number of updates by
+that actor since), so time-based counters cost bytes once per actor, not once per element.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ SET_FORMAT = 0x01
 HASH_FORMAT = 0x02
 ZSET_FORMAT = 0x03
 _VALUED = {SET_FORMAT: False, HASH_FORMAT: True, ZSET_FORMAT: True}
+#: an actor's first dot in a state is now_ms * DOTS_PER_MS: an older incarnation of the value
+#: would have needed more updates than this per millisecond of its life to reach it
+DOTS_PER_MS = 1000
 
 
 @dataclass(slots=True)
@@ -59,9 +68,10 @@ class ORSet:
 
     # --- operations (in place: a command decodes, changes and encodes its own copy) ----------
 
-    def add(self, element: bytes, actor: bytes, value: bytes = b"") -> Dot:
+    def add(self, element: bytes, actor: bytes, value: bytes = b"", now_ms: int = 0) -> Dot:
         """Add or update `element` as seen by this state: one new dot replaces its dots."""
-        counter = self.clock.get(actor, 0) + 1
+        last = self.clock.get(actor)
+        counter = last + 1 if last is not None else max(1, now_ms * DOTS_PER_MS)
         self.clock[actor] = counter
         dot = (actor, counter)
         self.entries[element] = {dot: value}
@@ -131,8 +141,11 @@ def encode(state: ORSet, fmt: int) -> bytes:
         w.blob(element)
         w.uint(len(dots))
         for (actor, counter) in sorted(dots):
+            behind = state.clock.get(actor, 0) - counter
+            if behind < 0:
+                raise ValueError("orset: a dot beyond its actor's clock")
             w.uint(index[actor])
-            w.uint(counter)
+            w.uint(behind)
             if valued:
                 w.blob(dots[(actor, counter)])
     return w.bytes()
@@ -145,19 +158,19 @@ def decode(data: bytes, fmt: int) -> ORSet:
         raise PayloadError(f"orset: format byte 0x{got:02x}, expected 0x{fmt:02x}")
     valued = _VALUED[fmt]
     actors = [r.blob() for _ in range(r.uint())]
-    clock = {}
-    for actor in actors:
-        counter = r.uint()
-        if counter:
-            clock[actor] = counter
+    counters = [r.uint() for _ in actors]
+    clock = {actor: c for actor, c in zip(actors, counters, strict=True) if c}
     entries: dict[bytes, dict[Dot, bytes]] = {}
     try:
         for _ in range(r.uint()):
             element = r.blob()
             dots = {}
             for _ in range(r.uint()):
-                dot = (actors[r.uint()], r.uint())
-                dots[dot] = r.blob() if valued else b""
+                i = r.uint()
+                counter = counters[i] - r.uint()
+                if counter <= 0:
+                    raise PayloadError("orset: a dot beyond its actor's clock")
+                dots[(actors[i], counter)] = r.blob() if valued else b""
             entries[element] = dots
     except IndexError:
         raise PayloadError("orset: dot names an unknown actor") from None
