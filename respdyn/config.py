@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,13 @@ class ServerConfig:
     #: DYNAMO DEBUG (the partition switch for tests); never on in production
     enable_debug_commands: bool = _setting(False, "enable-debug-commands")
 
+    def __post_init__(self) -> None:
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` after every CONFIG SET, so running parts pick up the change."""
+        self._watchers.append(callback)
+
     @property
     def effective_node_id(self) -> str:
         return self.node_id or f"{self.host}:{self.port}"
@@ -133,6 +141,8 @@ class ServerConfig:
         if not f.metadata["runtime"]:
             raise ValueError("can't set immutable config")
         setattr(self, f.name, _convert(f, text))
+        for callback in self._watchers:
+            callback()
 
 
 #: settings respdyn does not have but clients ask for (redis-benchmark reads `save` and

@@ -29,6 +29,7 @@ from respdyn.commands import (
 )
 from respdyn.commands.context import Context
 from respdyn.commands.dispatch import Dispatcher
+from respdyn.commands.notify import SUBSCRIPTIONS
 from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
 from respdyn.keyspace import crdt
@@ -194,12 +195,15 @@ class Node:
         settings = ServerSettings(
             host=self.config.host,
             port=self.config.port,
-            maxclients=self.config.maxclients,
-            auth_required=bool(self.config.requirepass),
             proto_max_bulk_len=self.config.proto_max_bulk_len,
             client_query_buffer_limit=self.config.client_query_buffer_limit,
         )
-        self.listener = Listener(build_dispatcher(ctx), ctx.sessions, settings, self.shutdown)
+        self._apply_runtime_settings(settings)
+        self.config.watch(lambda: self._apply_runtime_settings(settings))
+        self.listener = Listener(
+            build_dispatcher(ctx), ctx.sessions, settings, self.shutdown,
+            idle_exempt=lambda session: bool(session.extra.get(SUBSCRIPTIONS)),
+        )
         self.listener.start()
         if self.cluster is not None:
             self._start_cluster(self.cluster)
@@ -222,6 +226,13 @@ class Node:
         log.info("node %s: cluster port %s:%d, N=%d R=%d W=%d, seeds %s",
                  coordinator.node_id, host, port, coordinator.n, coordinator.r, coordinator.w,
                  self.config.seeds or "(none)")
+
+    def _apply_runtime_settings(self, settings: ServerSettings) -> None:
+        """The settings CONFIG SET may change while clients are connected."""
+        settings.maxclients = self.config.maxclients
+        settings.auth_required = bool(self.config.requirepass)
+        settings.idle_timeout = self.config.timeout
+        self.ctx.sessions.maxclients = self.config.maxclients
 
     def _expire_loop(self) -> None:
         """Redis' active expiry: a bounded step `hz` times a second, more while keys are due."""
