@@ -102,8 +102,8 @@ class Notifier:
             event.set()
 
     def blocked(self) -> int:
-        """How many keys have blocked clients (INFO's `blocked_keys`-like figure)."""
-        return len(self._waiters)
+        """How many clients wait in a blocking command (INFO's `blocked_clients`)."""
+        return len({id(e) for events in self._waiters.values() for e in events})
 
     # --- keys: WATCH ----------------------------------------------------------------------
 
