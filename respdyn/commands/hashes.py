@@ -23,7 +23,15 @@ from respdyn.commands.args import (
 from respdyn.commands.context import Context
 from respdyn.commands.keys import parse_cursor
 from respdyn.commands.registry import CommandTable
-from respdyn.commands.sets import ScanOptions, load, random_count, random_pick, save, scan_step
+from respdyn.commands.sets import (
+    ScanOptions,
+    check_repeats,
+    load,
+    random_count,
+    random_pick,
+    save,
+    scan_step,
+)
 from respdyn.keyspace.crdt import cells
 from respdyn.keyspace.crdt import counter as pn
 from respdyn.keyspace.crdt.orset import HASH_FORMAT, ORSet
@@ -226,7 +234,9 @@ _PAIRS_MIN = -(INT64_MAX // 2)
 
 
 @table.command("hrandfield", -2, "readonly", keys=(1, 1, 1), since="6.2.0",
-               summary="Returns random fields (and values) from a hash.", complexity="O(N)")
+               summary="Returns random fields (and values) from a hash.", complexity="O(N)",
+               support="differs", note="a negative count below -2^24 is refused (the reply is "
+               "built in memory)")
 def hrandfield(ctx: Context, session: Session, args: list[bytes]) -> Any:
     if len(args) > 3 or (len(args) == 3 and args[2].upper() != b"WITHVALUES"):
         raise errors.syntax_error()
@@ -237,6 +247,8 @@ def hrandfield(ctx: Context, session: Session, args: list[bytes]) -> Any:
     state = fields(ctx, session, args[0])
     if count is None:
         return random_pick(sorted(state.elements()), 1)[0] if state else None
+    if state:
+        check_repeats(count)
     picked = random_pick(items(state), count)
     if not with_values:
         return [name for name, _ in picked]

@@ -251,7 +251,9 @@ def spop(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 @table.command("srandmember", -2, "readonly", keys=(1, 1, 1),
                summary="Returns random members of a set (distinct for a positive count, "
-               "possibly repeated for a negative one).", complexity="O(N)")
+               "possibly repeated for a negative one).", complexity="O(N)",
+               support="differs", note="a negative count below -2^24 is refused (the reply is "
+               "built in memory)")
 def srandmember(ctx: Context, session: Session, args: list[bytes]) -> Any:
     if len(args) > 2:
         raise errors.syntax_error()
@@ -260,7 +262,14 @@ def srandmember(ctx: Context, session: Session, args: list[bytes]) -> Any:
     pool = list(state.elements())
     if count is None:
         return random.choice(pool) if pool else None
+    if pool:
+        check_repeats(count)
     return random_pick(pool, count)
+
+
+#: the most picks a negative SRANDMEMBER/HRANDFIELD count may ask for: the reply is built in
+#: memory before it is sent (Redis streams it, and its output buffer limit cuts the client off)
+MAX_REPEATED_PICKS = 1 << 24
 
 
 def random_count(arg: bytes) -> int:
@@ -269,6 +278,12 @@ def random_count(arg: bytes) -> int:
     if count < -INT64_MAX:
         raise errors.value_out_of_range(-INT64_MAX, INT64_MAX)
     return count
+
+
+def check_repeats(count: int) -> None:
+    if count < -MAX_REPEATED_PICKS:
+        raise errors.ReplyError(
+            f"value is out of range, a negative count must be at least -{MAX_REPEATED_PICKS}")
 
 
 def random_pick(pool: list[Any], count: int) -> list[Any]:

@@ -261,3 +261,13 @@ def test_set_kind_and_wrongtype(call):
                     ["SCARD", "str"], ["SPOP", "str"], ["SRANDMEMBER", "str"],
                     ["SSCAN", "str", "0"], ["SISMEMBER", "str", "m"]):
         assert isinstance(call(*command), WrongType), command
+
+
+def test_a_huge_negative_count_is_refused_before_building_the_reply(call):
+    call("SADD", "s", "a")
+    call("HSET", "h", "f", "v")
+    assert error(call("SRANDMEMBER", "s", "-9223372036854775807")).startswith(
+        "value is out of range")
+    assert error(call("HRANDFIELD", "h", "-9223372036854775807")).startswith(
+        "value is out of range")
+    assert call("SRANDMEMBER", "missing", "-9223372036854775807") == []
