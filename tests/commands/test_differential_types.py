@@ -10,11 +10,21 @@ covering the whole value, a one-member value).
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.commands.test_differential import MAKE, both, redis  # noqa: F401 - fixtures
+from respdyn.protocol.encoder import encode
+from tests.commands.test_differential import (  # noqa: F401 - fixtures used by name
+    MAKE,
+    _sorted,
+    both,
+    read_reply,
+    redis,
+)
 
 #: replies compared as multisets (order unspecified or different by design)
 UNORDERED = {
@@ -278,3 +288,61 @@ SCENARIOS: dict[str, list[list[Any]]] = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(both, name: str) -> None:  # noqa: F811
     run(both, SCENARIOS[name])
+
+
+# --- random sequences ------------------------------------------------------------------------
+
+K = st.sampled_from(["a", "b"])
+M = st.sampled_from(["x", "y", "1", "2"])
+V = st.sampled_from(["0", "7", "-3", "1.5", "v"])
+SCORE = st.sampled_from(["0", "1", "-1.5", "inf", "2", "(1"])
+ZFLAG = st.sampled_from(["NX", "XX", "GT", "LT", "CH", "INCR"])
+
+RANDOM_COMMANDS = st.one_of(
+    st.tuples(st.just("HSET"), K, M, V), st.tuples(st.just("HSETNX"), K, M, V),
+    st.tuples(st.just("HDEL"), K, M), st.tuples(st.just("HGET"), K, M),
+    st.tuples(st.just("HINCRBY"), K, M, st.sampled_from(["1", "-2", "x"])),
+    st.tuples(st.just("HINCRBYFLOAT"), K, M, st.sampled_from(["0.5", "-1"])),
+    st.tuples(st.sampled_from(["HLEN", "HGETALL", "HKEYS", "HVALS"]), K),
+    st.tuples(st.just("HEXISTS"), K, M), st.tuples(st.just("HSTRLEN"), K, M),
+    st.tuples(st.just("SADD"), K, M, M), st.tuples(st.just("SREM"), K, M),
+    st.tuples(st.just("SISMEMBER"), K, M), st.tuples(st.sampled_from(["SCARD", "SMEMBERS"]), K),
+    st.tuples(st.sampled_from(["SINTER", "SUNION", "SDIFF"]), K, K),
+    st.tuples(st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), K, K, K),
+    st.tuples(st.just("SMOVE"), K, K, M), st.tuples(st.just("SINTERCARD"), st.just("2"), K, K),
+    st.tuples(st.just("ZADD"), K, st.sampled_from(["0", "1", "-1.5", "inf", "2"]), M),
+    st.tuples(st.just("ZADD"), K, ZFLAG, st.sampled_from(["0", "1", "2"]), M),
+    st.tuples(st.just("ZINCRBY"), K, st.sampled_from(["1", "-0.5"]), M),
+    st.tuples(st.just("ZREM"), K, M), st.tuples(st.just("ZSCORE"), K, M),
+    st.tuples(st.just("ZRANGE"), K, st.just("0"), st.just("-1"), st.just("WITHSCORES")),
+    st.tuples(st.just("ZRANGEBYSCORE"), K, SCORE, st.sampled_from(["+inf", "2", "(2"])),
+    st.tuples(st.just("ZRANK"), K, M), st.tuples(st.just("ZCOUNT"), K, SCORE, st.just("+inf")),
+    st.tuples(st.sampled_from(["ZPOPMIN", "ZPOPMAX", "ZCARD"]), K),
+    st.tuples(st.sampled_from(["ZUNIONSTORE", "ZINTERSTORE"]), K, st.just("2"), K, K),
+    st.tuples(st.just("ZRANGESTORE"), K, K, st.just("0"), st.just("1")),
+    st.tuples(st.sampled_from(["INCR", "GET", "DEL", "TYPE", "TTL", "STRLEN"]), K),
+    st.tuples(st.just("DECRBY"), K, st.sampled_from(["1", "5"])),
+    st.tuples(st.just("APPEND"), K, V), st.tuples(st.just("SET"), K, V),
+    st.tuples(st.just("EXPIRE"), K, st.just("100")),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=st.lists(RANDOM_COMMANDS, min_size=1, max_size=25),
+       protocol=st.sampled_from([2, 3]))
+def test_random_sequences(redis, call, script, protocol) -> None:  # noqa: F811
+    redis([b"HELLO", b"%d" % protocol])
+    call.session.protocol = protocol
+    redis([b"FLUSHALL"])
+    call.ctx.keyspace.flushall()
+    for argv in script:
+        args = [a.encode() for a in argv]
+        expected, expected_raw = redis(args)
+        actual_raw = encode(call(*args), protocol)
+        if argv[0] in UNORDERED:
+            actual, _ = read_reply(io.BytesIO(actual_raw))
+            assert _sorted(actual) == _sorted(expected), (argv, script)
+        else:
+            assert actual_raw == expected_raw, (argv, script)
