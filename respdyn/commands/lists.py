@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gevent.event import Event
+
 from respdyn import errors
 from respdyn.commands import notify
 from respdyn.commands.args import INT64_MIN, to_float, to_int
@@ -34,8 +36,11 @@ from respdyn.session import Session
 table = CommandTable("list")
 
 LIST = Kind.LIST
-#: seconds of one wait at most (then the keys are checked again): bounds timer values
-MAX_WAIT = 3600.0
+#: seconds between checks that a blocked client was not killed (CLIENT KILL cannot wake us)
+KILL_CHECK_S = 1.0
+#: session.extra key of a blocked client's event: setting it makes the client look again
+#: (and give up if its session is closed): the hook for the connection's EOF detection
+BLOCKED = "blocked"
 
 
 # --- reading and writing a list ------------------------------------------------------------
@@ -438,29 +443,45 @@ def block(
     on pushes to `keys`; the nil array when `timeout` seconds pass. Only the first attempt
     reports a key of the wrong type: afterwards such a key counts as empty, as a blocked
     Redis client ignores it."""
-    db = session.db
     if session.extra.get(EXECUTING):  # inside EXEC: one try, no wait (EXEC holds the locks)
         reply = attempt(True)
         return NULL_ARRAY if reply is None else reply
-    notifier = notify.of(ctx)
     deadline = None if timeout is None else time.monotonic() + timeout
-    first = True
-    with notifier.waiting(db, keys) as event:
-        while True:
-            event.clear()
-            held = ctx.keylocks.acquire(db, keys)
-            try:
-                reply = attempt(first)
-            finally:
-                ctx.keylocks.release(held)
-            if reply is not None:
-                return reply
-            first = False
-            wait = None if deadline is None else deadline - time.monotonic()
-            if wait is not None and wait <= 0:
-                return NULL_ARRAY
-            slice_ = notifier.poll_interval or MAX_WAIT
-            event.wait(slice_ if wait is None else min(wait, slice_))
+    with notify.of(ctx).waiting(session.db, keys) as event:
+        session.extra[BLOCKED] = event
+        try:
+            return _wait_and_retry(ctx, session, keys, deadline, attempt, event)
+        finally:
+            session.extra.pop(BLOCKED, None)
+
+
+def _wait_and_retry(
+    ctx: Context,
+    session: Session,
+    keys: list[bytes],
+    deadline: float | None,
+    attempt: Callable[[bool], Any],
+    event: Event,
+) -> Any:
+    """The blocked loop. The event is cleared before each attempt, so a push landing between
+    the attempt and the wait is not missed."""
+    db, slice_, first = session.db, notify.of(ctx).poll_interval or KILL_CHECK_S, True
+    while True:
+        if session.closed or session.close_after_reply:
+            return NULL_ARRAY  # killed while blocked: never pop for a client that is gone
+        event.clear()
+        held = ctx.keylocks.acquire(db, keys)
+        try:
+            reply = attempt(first)
+        finally:
+            ctx.keylocks.release(held)
+        if reply is not None:
+            return reply
+        first = False
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            return NULL_ARRAY
+        event.wait(slice_ if wait is None else min(wait, slice_))
 
 
 def _lenient(first: bool, fn: Callable[[], Any]) -> Any:

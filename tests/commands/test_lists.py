@@ -10,7 +10,7 @@ import time
 import gevent
 import pytest
 
-from respdyn.commands import notify
+from respdyn.commands import lists, notify
 from respdyn.keyspace import layout
 from respdyn.keyspace.crdt import lists as crdt
 from respdyn.keyspace.record import Kind, Record, Sibling
@@ -174,3 +174,15 @@ def test_lset_and_linsert_keep_other_elements_in_place(call):
     assert call("LSET", "q", 5, "y") == OK
     assert call("LPOS", "q", "y") == 5
     assert call("LRANGE", "q", 54, -1) == [b"x0", b"5", b"6", b"7", b"8", b"9"]
+
+
+def test_a_killed_blocked_client_never_pops(call):
+    """CLIENT KILL cannot interrupt the waiting greenlet; on its next look it gives up without
+    taking an element the dead client could never receive."""
+    g = spawn_blocked(call, "BLPOP", "q", "0")
+    call.session.kill()
+    call.session.extra[lists.BLOCKED].set()  # what the kill check does within KILL_CHECK_S
+    assert g.get(timeout=WAIT) is NULL_ARRAY
+    other = call.other()
+    other("RPUSH", "q", "kept")
+    assert other("LRANGE", "q", 0, -1) == [b"kept"]
