@@ -17,7 +17,7 @@ from storage.version import FileMeta
 
 Entry = tuple[bytes, int, int, bytes]
 
-#: how many entries a compaction writes between two looks at `should_stop`.
+#: how many entries a compaction writes between two calls of its `should_stop` hook.
 _STOP_CHECK_EVERY = 4096
 
 
@@ -54,8 +54,10 @@ def write_tables(
     """Write `entries` ((key asc, seq desc) order) into one or more SSTables.
 
     `new_number` allocates a file number (the engine marks it as a pending output so the
-    obsolete-file sweep leaves it alone). On error or cancellation (`should_stop()` true, looked
-    at every few thousand entries) every partial output is removed."""
+    obsolete-file sweep leaves it alone). `should_stop()` is called every few thousand entries:
+    the engine uses it to flush a frozen memtable in the middle of a long compaction (LevelDB
+    does the same, so writers do not stall behind a compaction) and to cancel on close. On error
+    or cancellation (`should_stop()` true) every partial output is removed."""
     outputs: list[FileMeta] = []
     written: list[str] = []
     builder: TableBuilder | None = None

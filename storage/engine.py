@@ -926,6 +926,15 @@ class Engine:
             self._stats["compactions"] += 1
             self._done_cv.notify_all()
 
+    def _compaction_checkpoint(self) -> bool:
+        """Called by a running compaction every few thousand entries: flush a frozen memtable
+        now rather than after the compaction (writers are waiting for it); True = cancel."""
+        if self._shutdown.is_set():
+            return True
+        if self._imm is not None:
+            self._flush_imm()  # REQUIRES _work_lock: held by the compaction (re-entrant)
+        return False
+
     def _merge_task(self, task: compaction.CompactionTask) -> list[FileMeta]:
         with self._mu:
             smallest = self._snap_seqs[0] if self._snap_seqs else self._last_seq
@@ -949,7 +958,7 @@ class Engine:
                 self.options,
                 self._new_output_number,
                 split_bytes=self.options.target_file_bytes,
-                should_stop=self._shutdown.is_set,
+                should_stop=self._compaction_checkpoint,
             )
         except CompactionCancelled:
             raise ClosedError(f"storage {self.path} closed during a compaction") from None
