@@ -60,7 +60,7 @@ from storage.memtable import MemTable
 from storage.options import Options
 from storage.sstable import KIND_DELETE, KIND_PUT, Table
 from storage.version import NUM_LEVELS, FileMeta, Version, VersionEdit
-from storage.wal import WAL_MAGIC, LogReader, LogWriter
+from storage.wal import WAL_MAGIC, LogReader, LogWriter, sync_dir
 from storage.wal.format import frame
 
 #: sequence numbers are below 2**56 (the SSTable packs seq << 8 | kind into a u64).
@@ -881,7 +881,7 @@ class Engine:
                     last_seq=self._last_seq,
                     added=[(0, f) for f in outputs],
                 )
-            self._manifest.append(edit)
+            self._log_edit(edit)
         except PersistenceError as exc:
             self._fail(exc)
             raise
@@ -893,6 +893,13 @@ class Engine:
             self._done_cv.notify_all()
             self._bg_cv.notify()
         self._delete_obsolete()
+
+    def _log_edit(self, edit: VersionEdit) -> None:
+        """Make new tables' directory entries durable, then log the edit (REQUIRES _work_lock).
+        TableBuilder.finish fsyncs a table's bytes; its name needs the directory fsync."""
+        if edit.added:
+            sync_dir(self.path)
+        self._manifest.append(edit)
 
     def _write_memtable(self, mem: MemTable) -> list[FileMeta]:
         with self._mu:
@@ -916,7 +923,7 @@ class Engine:
         with self._mu:
             edit.next_file = self._next_file
         try:
-            self._manifest.append(edit)
+            self._log_edit(edit)
         except PersistenceError as exc:
             self._fail(exc)
             raise
