@@ -19,12 +19,14 @@ a causally later write also has the greater timestamp even across skewed clocks.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from respdyn.keyspace.crdt import counter as pn
-from respdyn.keyspace.crdt.codec import PayloadError, Reader, Writer
+from respdyn.keyspace.crdt.codec import PayloadError, Reader, Writer, read_uvarint
 from respdyn.keyspace.crdt.orset import Dot, ORSet
 
+_F64 = struct.Struct("<d")
 REGISTER = 0x00  #: on disk: do not renumber (a counter cell starts with counter.FORMAT, 0x01)
 
 
@@ -63,9 +65,11 @@ def resolve_field(cells: list[tuple[Dot, bytes]]) -> Field:
     """The value of a field from the cells of its dots."""
     if len(cells) == 1 and cells[0][1][:1] == b"\x00":  # the usual case: one register
         (dot, cell), = cells
-        r = Reader(cell, 1)
-        ts = r.uint()
-        return Field(r.rest(), None, ts, dot[0], ts)
+        try:
+            ts, pos = read_uvarint(cell, 1)
+        except IndexError:
+            raise PayloadError("hash cell truncated") from None
+        return Field(cell[pos:], None, ts, dot[0], ts)
     ranked = sorted((_rank(dot, cell), cell) for dot, cell in cells)
     best = ranked[-1][0]
     newest = max(rank[0] for rank, _ in ranked)
@@ -96,11 +100,15 @@ def resolve_score(cells: list[tuple[Dot, bytes]]) -> tuple[float, int]:
     best: tuple | None = None
     newest = 0
     for dot, cell in cells:
-        r = Reader(cell)
-        ts = r.uint()
-        score = r.f64()
-        if not r.done():
-            raise PayloadError("zset cell: trailing bytes")
+        try:
+            ts, pos = read_uvarint(cell, 0)
+        except IndexError:
+            raise PayloadError("zset cell truncated") from None
+        if len(cell) != pos + 8:
+            raise PayloadError("zset cell: not a timestamp and a double")
+        (score,) = _F64.unpack_from(cell, pos)
+        if len(cells) == 1:
+            return score, ts
         newest = max(newest, ts)
         rank = (ts, dot[0], score)
         if best is None or rank > best:

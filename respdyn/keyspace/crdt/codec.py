@@ -105,3 +105,31 @@ def expect_format(reader: Reader, expected: int, what: str) -> None:
     got = reader.byte()
     if got != expected:
         raise PayloadError(f"{what}: unknown format byte 0x{got:02x}")
+
+
+# --- fast paths for the per-element loops (a method call per varint costs ~1 us) ------------
+
+_ONE_BYTE = [bytes((i,)) for i in range(128)]
+
+
+def uvarint(n: int) -> bytes:
+    if n < 128:
+        return _ONE_BYTE[n]
+    w = Writer()
+    w.uint(n)
+    return w.bytes()
+
+
+def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position); IndexError when the data ends inside the varint."""
+    b = data[pos]
+    if b < 0x80:
+        return b, pos + 1
+    n, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, pos
+        shift += 7
