@@ -49,6 +49,11 @@ class Subscriptions:
     def count(self) -> int:
         return len(self.channels) + len(self.patterns)
 
+    def __len__(self) -> int:
+        """Truthy while subscribed to anything (the listener exempts subscribers from the idle
+        timeout)."""
+        return self.count()
+
 
 def subscriptions(session: Session) -> Subscriptions | None:
     return session.extra.get(SUBSCRIPTIONS)
