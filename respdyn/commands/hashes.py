@@ -44,6 +44,35 @@ table = CommandTable("hash")
 
 HASH = Kind.HASH
 
+#: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
+_ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "hset": (("key", "key", ""), ("field value", "block", "multiple"),),
+    "hmset": (("key", "key", ""), ("field value", "block", "multiple"),),
+    "hsetnx": (("key", "key", ""), ("field", "string", ""), ("value", "string", ""),),
+    "hdel": (("key", "key", ""), ("field", "string", "multiple"),),
+    "hincrby": (("key", "key", ""), ("field", "string", ""), ("increment", "integer", ""),),
+    "hincrbyfloat": (("key", "key", ""), ("field", "string", ""), ("increment", "double", ""),),
+    "hget": (("key", "key", ""), ("field", "string", ""),),
+    "hmget": (("key", "key", ""), ("field", "string", "multiple"),),
+    "hgetall": (("key", "key", ""),),
+    "hkeys": (("key", "key", ""),),
+    "hvals": (("key", "key", ""),),
+    "hlen": (("key", "key", ""),),
+    "hexists": (("key", "key", ""), ("field", "string", ""),),
+    "hstrlen": (("key", "key", ""), ("field", "string", ""),),
+    "hrandfield": (
+        ("key", "key", ""),
+        ("count", "integer", "optional"),
+        ("WITHVALUES", "pure-token", "optional"),
+    ),
+    "hscan": (
+        ("key", "key", ""),
+        ("cursor", "integer", ""),
+        ("MATCH pattern", "pattern", "optional"),
+        ("COUNT count", "integer", "optional"),
+    ),
+}
+
 
 def load_hash(ks: Keyspace, db: int, key: bytes) -> tuple[Entry | None, ORSet]:
     return load(ks, db, key, HASH, HASH_FORMAT)
@@ -87,14 +116,16 @@ def hset_generic(ctx: Context, session: Session, args: list[bytes], command: str
     return added
 
 
-@table.command("hset", -4, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hset", -4, "write denyoom fast", arguments=_ARGS["hset"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Creates or modifies the value of fields in a hash.",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hset(ctx: Context, session: Session, args: list[bytes]) -> int:
     return hset_generic(ctx, session, args, "hset")
 
 
-@table.command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hmset", -4, "write denyoom fast", arguments=_ARGS["hmset"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Sets the values of multiple fields (deprecated: HSET does it).",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hmset(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -102,7 +133,8 @@ def hmset(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return OK
 
 
-@table.command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hsetnx", 4, "write denyoom fast", arguments=_ARGS["hsetnx"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Sets the value of a field only when the field does not exist.",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hsetnx(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -115,7 +147,8 @@ def hsetnx(ctx: Context, session: Session, args: list[bytes]) -> int:
     return 1
 
 
-@table.command("hdel", -3, "write fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hdel", -3, "write fast", arguments=_ARGS["hdel"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Deletes fields from a hash; deletes the key when it becomes empty.",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hdel(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -126,7 +159,8 @@ def hdel(ctx: Context, session: Session, args: list[bytes]) -> int:
     return removed
 
 
-@table.command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hincrby", 4, "write denyoom fast", arguments=_ARGS["hincrby"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Increments the integer value of a field by a number.",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hincrby(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -154,7 +188,8 @@ def hincrby(ctx: Context, session: Session, args: list[bytes]) -> int:
     return value + delta
 
 
-@table.command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), since="2.6.0",
+@table.command("hincrbyfloat", 4, "write denyoom fast", arguments=_ARGS["hincrbyfloat"],
+               keys=(1, 1, 1), since="2.6.0",
                summary="Increments the floating point value of a field by a number.",
                complexity="O(N) where N is the size of the hash (rewritten whole)")
 def hincrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
@@ -179,50 +214,58 @@ def hincrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
 # --- reads ---------------------------------------------------------------------------------
 
 
-@table.command("hget", 3, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hget", 3, "readonly fast", arguments=_ARGS["hget"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the value of a field in a hash.", complexity="O(N)")
 def hget(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     return value_of(fields(ctx, session, args[0]), args[1])
 
 
-@table.command("hmget", -3, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hmget", -3, "readonly fast", arguments=_ARGS["hmget"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the values of fields in a hash.", complexity="O(N)")
 def hmget(ctx: Context, session: Session, args: list[bytes]) -> list[bytes | None]:
     state = fields(ctx, session, args[0])
     return [value_of(state, name) for name in args[1:]]
 
 
-@table.command("hgetall", 2, "readonly", keys=(1, 1, 1), since="2.0.0",
+@table.command("hgetall", 2, "readonly", arguments=_ARGS["hgetall"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns all fields and values of a hash.", complexity="O(N)")
 def hgetall(ctx: Context, session: Session, args: list[bytes]) -> Map:
     return Map(items(fields(ctx, session, args[0])))
 
 
-@table.command("hkeys", 2, "readonly", keys=(1, 1, 1), since="2.0.0",
+@table.command("hkeys", 2, "readonly", arguments=_ARGS["hkeys"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns all fields of a hash.", complexity="O(N)")
 def hkeys(ctx: Context, session: Session, args: list[bytes]) -> list[bytes]:
     return sorted(fields(ctx, session, args[0]).elements())
 
 
-@table.command("hvals", 2, "readonly", keys=(1, 1, 1), since="2.0.0",
+@table.command("hvals", 2, "readonly", arguments=_ARGS["hvals"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns all values of a hash.", complexity="O(N)")
 def hvals(ctx: Context, session: Session, args: list[bytes]) -> list[bytes]:
     return [value for _, value in items(fields(ctx, session, args[0]))]
 
 
-@table.command("hexists", 3, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hexists", 3, "readonly fast", arguments=_ARGS["hexists"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Determines whether a field exists in a hash.", complexity="O(N)")
 def hexists(ctx: Context, session: Session, args: list[bytes]) -> int:
     return int(args[1] in fields(ctx, session, args[0]))
 
 
-@table.command("hlen", 2, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("hlen", 2, "readonly fast", arguments=_ARGS["hlen"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the number of fields in a hash.", complexity="O(N)")
 def hlen(ctx: Context, session: Session, args: list[bytes]) -> int:
     return len(fields(ctx, session, args[0]))
 
 
-@table.command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), since="3.2.0",
+@table.command("hstrlen", 3, "readonly fast", arguments=_ARGS["hstrlen"],
+               keys=(1, 1, 1), since="3.2.0",
                summary="Returns the length of the value of a field.", complexity="O(N)")
 def hstrlen(ctx: Context, session: Session, args: list[bytes]) -> int:
     value = value_of(fields(ctx, session, args[0]), args[1])
@@ -233,7 +276,8 @@ def hstrlen(ctx: Context, session: Session, args: list[bytes]) -> int:
 _PAIRS_MIN = -(INT64_MAX // 2)
 
 
-@table.command("hrandfield", -2, "readonly", keys=(1, 1, 1), since="6.2.0",
+@table.command("hrandfield", -2, "readonly", arguments=_ARGS["hrandfield"],
+               keys=(1, 1, 1), since="6.2.0",
                summary="Returns random fields (and values) from a hash.", complexity="O(N)",
                support="differs", note="a negative count below -2^24 is refused (the reply is "
                "built in memory)")
@@ -257,7 +301,8 @@ def hrandfield(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return [x for pair in picked for x in pair]
 
 
-@table.command("hscan", -3, "readonly", keys=(1, 1, 1), since="2.8.0",
+@table.command("hscan", -3, "readonly", arguments=_ARGS["hscan"],
+               keys=(1, 1, 1), since="2.8.0",
                summary="Iterates over the fields and values of a hash, a batch per call.",
                complexity="O(1) for every call. O(N) for a complete iteration.",
                support="differs", note="hashes of up to 128 fields come back in one step; "

@@ -36,6 +36,30 @@ table = CommandTable("set")
 
 SET = Kind.SET
 
+#: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
+_ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "sadd": (("key", "key", ""), ("member", "string", "multiple"),),
+    "srem": (("key", "key", ""), ("member", "string", "multiple"),),
+    "smembers": (("key", "key", ""),),
+    "scard": (("key", "key", ""),),
+    "sismember": (("key", "key", ""), ("member", "string", ""),),
+    "smismember": (("key", "key", ""), ("member", "string", "multiple"),),
+    "spop": (("key", "key", ""), ("count", "integer", "optional"),),
+    "srandmember": (("key", "key", ""), ("count", "integer", "optional"),),
+    "smove": (("source", "key", ""), ("destination", "key", ""), ("member", "string", ""),),
+    "sintercard": (
+        ("numkeys", "integer", ""),
+        ("key", "key", "multiple"),
+        ("LIMIT limit", "integer", "optional"),
+    ),
+    "sscan": (
+        ("key", "key", ""),
+        ("cursor", "integer", ""),
+        ("MATCH pattern", "pattern", "optional"),
+        ("COUNT count", "integer", "optional"),
+    ),
+}
+
 # --- helpers shared by the ORSWOT-backed families ----------------------------------------------
 
 
@@ -161,7 +185,8 @@ def members(ks: Keyspace, db: int, key: bytes) -> ORSet:
 # --- single-set commands -------------------------------------------------------------------
 
 
-@table.command("sadd", -3, "write denyoom fast", keys=(1, 1, 1),
+@table.command("sadd", -3, "write denyoom fast", arguments=_ARGS["sadd"],
+               keys=(1, 1, 1),
                summary="Adds one or more members to a set; creates the key if needed.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def sadd(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -175,7 +200,8 @@ def sadd(ctx: Context, session: Session, args: list[bytes]) -> int:
     return added
 
 
-@table.command("srem", -3, "write fast", keys=(1, 1, 1),
+@table.command("srem", -3, "write fast", arguments=_ARGS["srem"],
+               keys=(1, 1, 1),
                summary="Removes one or more members from a set; deletes the key when empty.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def srem(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -187,19 +213,22 @@ def srem(ctx: Context, session: Session, args: list[bytes]) -> int:
     return removed
 
 
-@table.command("smembers", 2, "readonly", keys=(1, 1, 1),
+@table.command("smembers", 2, "readonly", arguments=_ARGS["smembers"],
+               keys=(1, 1, 1),
                summary="Returns all members of a set.", complexity="O(N)")
 def smembers(ctx: Context, session: Session, args: list[bytes]) -> Set:
     return Set(ordered(members(ctx.keyspace, session.db, args[0]).elements()))
 
 
-@table.command("sismember", 3, "readonly fast", keys=(1, 1, 1),
+@table.command("sismember", 3, "readonly fast", arguments=_ARGS["sismember"],
+               keys=(1, 1, 1),
                summary="Determines whether a member belongs to a set.", complexity="O(N)")
 def sismember(ctx: Context, session: Session, args: list[bytes]) -> int:
     return int(args[1] in members(ctx.keyspace, session.db, args[0]))
 
 
-@table.command("smismember", -3, "readonly fast", keys=(1, 1, 1), since="6.2.0",
+@table.command("smismember", -3, "readonly fast", arguments=_ARGS["smismember"],
+               keys=(1, 1, 1), since="6.2.0",
                summary="Determines whether multiple members belong to a set.",
                complexity="O(N)")
 def smismember(ctx: Context, session: Session, args: list[bytes]) -> list[int]:
@@ -207,7 +236,8 @@ def smismember(ctx: Context, session: Session, args: list[bytes]) -> list[int]:
     return [int(m in state) for m in args[1:]]
 
 
-@table.command("scard", 2, "readonly fast", keys=(1, 1, 1),
+@table.command("scard", 2, "readonly fast", arguments=_ARGS["scard"],
+               keys=(1, 1, 1),
                summary="Returns the number of members in a set.", complexity="O(N)")
 def scard(ctx: Context, session: Session, args: list[bytes]) -> int:
     return len(members(ctx.keyspace, session.db, args[0]))
@@ -224,7 +254,8 @@ def _positive_count(arg: bytes) -> int:
     return count
 
 
-@table.command("spop", -2, "write fast", keys=(1, 1, 1),
+@table.command("spop", -2, "write fast", arguments=_ARGS["spop"],
+               keys=(1, 1, 1),
                summary="Removes and returns one or more random members from a set.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def spop(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -249,7 +280,8 @@ def spop(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return Set(chosen)
 
 
-@table.command("srandmember", -2, "readonly", keys=(1, 1, 1),
+@table.command("srandmember", -2, "readonly", arguments=_ARGS["srandmember"],
+               keys=(1, 1, 1),
                summary="Returns random members of a set (distinct for a positive count, "
                "possibly repeated for a negative one).", complexity="O(N)",
                support="differs", note="a negative count below -2^24 is refused (the reply is "
@@ -294,7 +326,8 @@ def random_pick(pool: list[Any], count: int) -> list[Any]:
     return random.sample(pool, min(count, len(pool)))
 
 
-@table.command("smove", 4, "write fast", keys=(1, 2, 1),
+@table.command("smove", 4, "write fast", arguments=_ARGS["smove"],
+               keys=(1, 2, 1),
                summary="Moves a member from one set to another.",
                complexity="O(N) where N is the size of the sets (rewritten whole)")
 def smove(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -370,8 +403,10 @@ def _algebra_command(name: str, summary: str) -> None:
         return store_new(ctx.keyspace, session.db, args[0], SET, SET_FORMAT, fill)
 
     table.command(name, -2, "readonly", keys=(1, -1, 1), summary=summary,
+                  arguments=(("key", "key", "multiple"),),
                   complexity="O(N) where N is the total number of members")(read_handler)
     table.command(f"{name}store", -3, "write denyoom", keys=(1, -1, 1),
+                  arguments=(("destination", "key", ""), ("key", "key", "multiple")),
                   summary=summary.replace("Returns", "Stores"),
                   complexity="O(N) where N is the total number of members")(store_handler)
 
@@ -411,7 +446,8 @@ class InterCardOptions:
         return cls(keys, limit)
 
 
-@table.command("sintercard", -3, "readonly movablekeys", since="7.0.0",
+@table.command("sintercard", -3, "readonly movablekeys", arguments=_ARGS["sintercard"],
+               since="7.0.0",
                summary="Returns the number of members of the intersection of multiple sets.",
                complexity="O(N*M) worst case where N is the cardinality of the smallest set")
 def sintercard(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -420,7 +456,8 @@ def sintercard(ctx: Context, session: Session, args: list[bytes]) -> int:
     return min(size, opts.limit) if opts.limit else size
 
 
-@table.command("sscan", -3, "readonly", keys=(1, 1, 1), since="2.8.0",
+@table.command("sscan", -3, "readonly", arguments=_ARGS["sscan"],
+               keys=(1, 1, 1), since="2.8.0",
                summary="Iterates over the members of a set, a batch per call.",
                complexity="O(1) for every call. O(N) for a complete iteration.",
                support="differs", note="sets of up to 128 members come back in one step; "

@@ -37,6 +37,69 @@ table = CommandTable("sorted_set")
 ZSET = Kind.ZSET
 _INF = math.inf
 
+#: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
+_ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "zadd": (
+        ("key", "key", ""),
+        ("NX", "pure-token", "optional"),
+        ("XX", "pure-token", "optional"),
+        ("GT", "pure-token", "optional"),
+        ("LT", "pure-token", "optional"),
+        ("CH", "pure-token", "optional"),
+        ("INCR", "pure-token", "optional"),
+        ("score member", "block", "multiple"),
+    ),
+    "zincrby": (("key", "key", ""), ("increment", "integer", ""), ("member", "string", ""),),
+    "zrem": (("key", "key", ""), ("member", "string", "multiple"),),
+    "zscore": (("key", "key", ""), ("member", "string", ""),),
+    "zmscore": (("key", "key", ""), ("member", "string", "multiple"),),
+    "zcard": (("key", "key", ""),),
+    "zcount": (("key", "key", ""), ("min", "double", ""), ("max", "double", ""),),
+    "zrank": (("key", "key", ""), ("member", "string", ""),),
+    "zrevrank": (("key", "key", ""), ("member", "string", ""),),
+    "zrange": (
+        ("key", "key", ""),
+        ("start", "string", ""),
+        ("stop", "string", ""),
+        ("BYSCORE", "pure-token", "optional"),
+        ("BYLEX", "pure-token", "optional"),
+        ("REV", "pure-token", "optional"),
+        ("LIMIT offset count", "integer", "optional"),
+        ("WITHSCORES", "pure-token", "optional"),
+    ),
+    "zrangebyscore": (
+        ("key", "key", ""),
+        ("min", "double", ""),
+        ("max", "double", ""),
+        ("WITHSCORES", "pure-token", "optional"),
+        ("LIMIT offset count", "integer", "optional"),
+    ),
+    "zrevrange": (
+        ("key", "key", ""),
+        ("start", "integer", ""),
+        ("stop", "integer", ""),
+        ("WITHSCORES", "pure-token", "optional"),
+    ),
+    "zrangestore": (
+        ("dst", "key", ""),
+        ("src", "key", ""),
+        ("min", "string", ""),
+        ("max", "string", ""),
+        ("BYSCORE", "pure-token", "optional"),
+        ("BYLEX", "pure-token", "optional"),
+        ("REV", "pure-token", "optional"),
+        ("LIMIT offset count", "integer", "optional"),
+    ),
+    "zpopmin": (("key", "key", ""), ("count", "integer", "optional"),),
+    "zpopmax": (("key", "key", ""), ("count", "integer", "optional"),),
+    "zscan": (
+        ("key", "key", ""),
+        ("cursor", "integer", ""),
+        ("MATCH pattern", "pattern", "optional"),
+        ("COUNT count", "integer", "optional"),
+    ),
+}
+
 # --- the decoded value -----------------------------------------------------------------------
 
 
@@ -361,7 +424,8 @@ def zadd_generic(ctx: Context, session: Session, key: bytes, opts: ZAddOptions,
     return added + changed if opts.ch else added
 
 
-@table.command("zadd", -4, "write denyoom fast", keys=(1, 1, 1), since="1.2.0",
+@table.command("zadd", -4, "write denyoom fast", arguments=_ARGS["zadd"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Adds members to a sorted set, or updates their scores; creates the "
                "key if needed.", complexity="O(N) where N is the size of the set (rewritten whole)")
 def zadd(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -369,7 +433,8 @@ def zadd(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return zadd_generic(ctx, session, args[0], opts, pairs)
 
 
-@table.command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), since="1.2.0",
+@table.command("zincrby", 4, "write denyoom fast", arguments=_ARGS["zincrby"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Increments the score of a member of a sorted set.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def zincrby(ctx: Context, session: Session, args: list[bytes]) -> Any:
@@ -377,7 +442,8 @@ def zincrby(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return zadd_generic(ctx, session, args[0], ZAddOptions(incr=True), [(delta, args[2])])
 
 
-@table.command("zrem", -3, "write fast", keys=(1, 1, 1), since="1.2.0",
+@table.command("zrem", -3, "write fast", arguments=_ARGS["zrem"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Removes members from a sorted set; deletes the key when empty.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def zrem(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -391,27 +457,31 @@ def zrem(ctx: Context, session: Session, args: list[bytes]) -> int:
 # --- point reads -----------------------------------------------------------------------------
 
 
-@table.command("zscore", 3, "readonly fast", keys=(1, 1, 1), since="1.2.0",
+@table.command("zscore", 3, "readonly fast", arguments=_ARGS["zscore"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Returns the score of a member of a sorted set.", complexity="O(N)")
 def zscore(ctx: Context, session: Session, args: list[bytes]) -> Double | None:
     score = view(ctx, session, args[0]).scores.get(args[1])
     return None if score is None else Double(score)
 
 
-@table.command("zmscore", -3, "readonly fast", keys=(1, 1, 1), since="6.2.0",
+@table.command("zmscore", -3, "readonly fast", arguments=_ARGS["zmscore"],
+               keys=(1, 1, 1), since="6.2.0",
                summary="Returns the scores of members of a sorted set.", complexity="O(N)")
 def zmscore(ctx: Context, session: Session, args: list[bytes]) -> list[Double | None]:
     scores = view(ctx, session, args[0]).scores
     return [None if (s := scores.get(m)) is None else Double(s) for m in args[1:]]
 
 
-@table.command("zcard", 2, "readonly fast", keys=(1, 1, 1), since="1.2.0",
+@table.command("zcard", 2, "readonly fast", arguments=_ARGS["zcard"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Returns the number of members of a sorted set.", complexity="O(N)")
 def zcard(ctx: Context, session: Session, args: list[bytes]) -> int:
     return len(view(ctx, session, args[0]))
 
 
-@table.command("zcount", 4, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("zcount", 4, "readonly fast", arguments=_ARGS["zcount"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the number of members with scores in a range.",
                complexity="O(N)")
 def zcount(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -429,14 +499,16 @@ def _rank(ctx: Context, session: Session, args: list[bytes], rev: bool) -> int |
     return len(z) - 1 - index if rev else index
 
 
-@table.command("zrank", 3, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("zrank", 3, "readonly fast", arguments=_ARGS["zrank"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the index of a member, scores ordered from low to high.",
                complexity="O(N)")
 def zrank(ctx: Context, session: Session, args: list[bytes]) -> int | None:
     return _rank(ctx, session, args, rev=False)
 
 
-@table.command("zrevrank", 3, "readonly fast", keys=(1, 1, 1), since="2.0.0",
+@table.command("zrevrank", 3, "readonly fast", arguments=_ARGS["zrevrank"],
+               keys=(1, 1, 1), since="2.0.0",
                summary="Returns the index of a member, scores ordered from high to low.",
                complexity="O(N)")
 def zrevrank(ctx: Context, session: Session, args: list[bytes]) -> int | None:
@@ -446,7 +518,8 @@ def zrevrank(ctx: Context, session: Session, args: list[bytes]) -> int | None:
 # --- ranges ----------------------------------------------------------------------------------
 
 
-@table.command("zrange", -4, "readonly", keys=(1, 1, 1), since="1.2.0",
+@table.command("zrange", -4, "readonly", arguments=_ARGS["zrange"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Returns members in a range of ranks, scores or names.",
                complexity="O(N) where N is the size of the set")
 def zrange(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
@@ -454,7 +527,8 @@ def zrange(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
     return _range_reply(ctx, session, args[0], RangeQuery.parse(args[1], args[2], opts))
 
 
-@table.command("zrangebyscore", -4, "readonly", keys=(1, 1, 1), since="1.0.5",
+@table.command("zrangebyscore", -4, "readonly", arguments=_ARGS["zrangebyscore"],
+               keys=(1, 1, 1), since="1.0.5",
                summary="Returns members in a range of scores.",
                complexity="O(N) where N is the size of the set")
 def zrangebyscore(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
@@ -462,7 +536,8 @@ def zrangebyscore(ctx: Context, session: Session, args: list[bytes]) -> list[Any
     return _range_reply(ctx, session, args[0], RangeQuery.parse(args[1], args[2], opts))
 
 
-@table.command("zrevrange", -4, "readonly", keys=(1, 1, 1), since="1.2.0",
+@table.command("zrevrange", -4, "readonly", arguments=_ARGS["zrevrange"],
+               keys=(1, 1, 1), since="1.2.0",
                summary="Returns members in a range of ranks, scores ordered from high to low.",
                complexity="O(N) where N is the size of the set")
 def zrevrange(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
@@ -470,7 +545,8 @@ def zrevrange(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
     return _range_reply(ctx, session, args[0], RangeQuery.parse(args[1], args[2], opts))
 
 
-@table.command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), since="6.2.0",
+@table.command("zrangestore", -5, "write denyoom", arguments=_ARGS["zrangestore"],
+               keys=(1, 2, 1), since="6.2.0",
                summary="Stores a range of members of a sorted set in another key.",
                complexity="O(N) where N is the size of the set")
 def zrangestore(ctx: Context, session: Session, args: list[bytes]) -> int:
@@ -509,14 +585,16 @@ def _pop(ctx: Context, session: Session, args: list[bytes], highest: bool) -> li
     return with_scores(session, pairs)
 
 
-@table.command("zpopmin", -2, "write fast", keys=(1, 1, 1), since="5.0.0",
+@table.command("zpopmin", -2, "write fast", arguments=_ARGS["zpopmin"],
+               keys=(1, 1, 1), since="5.0.0",
                summary="Removes and returns the members with the lowest scores.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def zpopmin(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
     return _pop(ctx, session, args, highest=False)
 
 
-@table.command("zpopmax", -2, "write fast", keys=(1, 1, 1), since="5.0.0",
+@table.command("zpopmax", -2, "write fast", arguments=_ARGS["zpopmax"],
+               keys=(1, 1, 1), since="5.0.0",
                summary="Removes and returns the members with the highest scores.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def zpopmax(ctx: Context, session: Session, args: list[bytes]) -> list[Any]:
@@ -604,6 +682,13 @@ def _combine(inputs: list[dict[bytes, float] | None], opts: SetOpOptions,
     return out
 
 
+_SETOP_ARGS = (
+    ("destination", "key", ""), ("numkeys", "integer", ""), ("key", "key", "multiple"),
+    ("WEIGHTS weight", "integer", "optional multiple"),
+    ("AGGREGATE sum|min|max", "oneof", "optional"),
+)
+
+
 def _setop_command(name: str, union: bool, summary: str) -> None:
     def handler(ctx: Context, session: Session, args: list[bytes]) -> int:
         keys = SetOpOptions.parse_keys(args[1:], name)
@@ -613,8 +698,9 @@ def _setop_command(name: str, union: bool, summary: str) -> None:
         return store_pairs(ctx, session, args[0], sorted(result.items()))
 
     table.command(name, -4, "write denyoom movablekeys", keys=(1, 1, 1), since="2.0.0",
-                  summary=summary, complexity="O(N)+O(M log(M)) with N the total size of "
-                  "the inputs and M the size of the result")(handler)
+                  arguments=_SETOP_ARGS, summary=summary,
+                  complexity="O(N)+O(M log(M)) with N the total size of the inputs and M the "
+                  "size of the result")(handler)
 
 
 _setop_command("zunionstore", True, "Stores the union of sorted sets (and sets) in a key.")
@@ -625,7 +711,8 @@ _setop_command("zinterstore", False,
 # --- ZSCAN -----------------------------------------------------------------------------------
 
 
-@table.command("zscan", -3, "readonly", keys=(1, 1, 1), since="2.8.0",
+@table.command("zscan", -3, "readonly", arguments=_ARGS["zscan"],
+               keys=(1, 1, 1), since="2.8.0",
                summary="Iterates over the members and scores of a sorted set, a batch per call.",
                complexity="O(1) for every call. O(N) for a complete iteration.",
                support="differs", note="sorted sets of up to 128 members come back in one "
