@@ -420,13 +420,13 @@ def rpoplpush(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 def parse_timeout(arg: bytes) -> float | None:
     """Seconds to block (None = forever), as Redis 7.0's getTimeoutFromObjectOrReply: a
-    double, times 1000 truncated to a C long long (NaN refused; what does not fit, infinity
+    double, times 1000 rounded up to a C long long (NaN refused; what does not fit, infinity
     included, becomes LLONG_MIN, hence 'negative')."""
     value = to_float(arg, errors.ReplyError("timeout is not a float or out of range"))
     ms = value * 1000.0
     if math.isinf(ms) or not INT64_MIN <= ms < 2.0**63:
         raise errors.ReplyError("timeout is negative")
-    whole = int(ms)
+    whole = math.ceil(ms)
     if whole < 0:
         raise errors.ReplyError("timeout is negative")
     return None if whole == 0 else whole / 1000.0

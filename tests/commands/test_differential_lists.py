@@ -87,6 +87,7 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["BLPOP", "a", HUGE], ["BLPOP", "a", ""], ["BLPOP", "a", " 1"], ["BRPOP", "a", "-0.5"],
         ["BLMOVE", "a", "b", "UP", "LEFT", "0"], ["BLMOVE", "a", "b", "LEFT", "LEFT", "x"],
         ["BRPOPLPUSH", "a", "b", "-1"], ["BLPOP", "a", "0.001"], ["BLPOP", "a"],
+        ["BLPOP", "n", "0.0001"], ["BLPOP", "n", "1e-9"],
     ],
     "wrongtype": [
         ["SET", "s", "v"], [MAKE, "hash", "h"], ["LPUSH", "s", "a"], ["RPUSH", "s", "a"],
