@@ -144,6 +144,8 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             "cluster_reads_with_siblings": stats.reads_with_siblings,
             "cluster_max_siblings": stats.max_siblings,
             "cluster_stored_with_siblings": store.replica.stored_with_siblings,
+            "cluster_frames_sent": coordinator.transport.counters.frames,
+            "cluster_frame_sends": coordinator.transport.counters.sends,
         }
 
     return fields

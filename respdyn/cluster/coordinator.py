@@ -83,11 +83,11 @@ class _Read:
         tally = self.tally
         if node in tally.answers:
             return
-        tally.add(node, ok, raw)
+        outcome = tally.add(node, ok, raw)
         if self.merged_raw is not None:
             if ok and raw != self.merged_raw:
                 self.coordinator.repair(node, self.raw_key, self.merged, self.merged_raw, raw)
-        elif tally.done():
+        elif outcome is not quorum.Outcome.PENDING or tally.pending == 0:
             self.done.set()
 
     def callback(self, node: str) -> Any:
@@ -155,9 +155,9 @@ class Coordinator:
         if not tally.enough():
             self.stats.noquorum_reads += 1
             raise errors.NoQuorum(tally.successes(), r, "replied")
-        merged = self._merge(tally.replies())
+        merged, merged_raw = self._merge(tally.replies())
         op.merged = merged
-        op.merged_raw = b"" if merged is None else dvv.encode(merged)
+        op.merged_raw = merged_raw
         if merged is not None:
             self._count_siblings(merged)
             for answer in list(tally.answers.values()):
@@ -166,13 +166,21 @@ class Coordinator:
         return merged
 
     @staticmethod
-    def _merge(replies: list[bytes | None]) -> dvv.Clock | None:
+    def _merge(replies: list[bytes | None]) -> tuple[dvv.Clock | None, bytes]:
+        """The merged clock of the replies and its encoding (b"" if no replica had one).
+        Replies are compared encoded first: when they agree, one decode is all it costs."""
         distinct = {raw for raw in replies if raw is not None}
+        if not distinct:
+            return None, b""
+        if len(distinct) == 1:
+            raw = distinct.pop()
+            return dvv.decode(raw), raw
         merged: dvv.Clock | None = None
         for raw in distinct:
             clock = dvv.decode(raw)
             merged = clock if merged is None else dvv.sync(merged, clock)
-        return merged
+        assert merged is not None
+        return merged, dvv.encode(merged)
 
     def _count_siblings(self, merged: dvv.Clock) -> None:
         count = dvv.size(merged)
@@ -223,16 +231,17 @@ class Coordinator:
             raise
 
     def _coordinate(self, put: m.Put, prefs: list[str]) -> None:
-        clock = self.replica.coordinate(put.raw_key, put.sibling, put.context)
+        _, encoded = self.replica.coordinate(put.raw_key, put.sibling, put.context)
         tally = quorum.Tally(len(prefs), put.w)
         tally.add(self.node_id, True)
-        encoded = dvv.encode(clock)
         done = Event()
 
         def callback(node: str) -> Any:
             def on_reply(reply: m.Reply | None) -> None:
-                tally.add(node, reply is not None and reply.ok)
-                if tally.done():
+                if done.is_set():
+                    return  # decided: a slower replica finishing in the background
+                outcome = tally.add(node, reply is not None and reply.ok)
+                if outcome is not quorum.Outcome.PENDING or tally.pending == 0:
                     done.set()
 
             return on_reply

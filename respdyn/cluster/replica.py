@@ -121,38 +121,43 @@ class Replica:
 
     def coordinate(
         self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
-    ) -> dvv.Clock:
-        """Issue this node's dot for a new write, store it, return the new clock."""
+    ) -> tuple[dvv.Clock, bytes]:
+        """Issue this node's dot for a new write, store it; the new clock and its encoding."""
         with self._lock(raw_key):
             local = self.read(raw_key)
             clock = coordinate_step(
                 local, value, context, self.node_id, self.policy, self.members()
             )
-            self._store(raw_key, clock)
-        return clock
+            encoded = self._store(raw_key, clock)
+        return clock, encoded
 
-    def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> dvv.Clock | None:
-        """Merge a clock another replica sent; returns what is stored (None: unchanged)."""
+    def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> bool:
+        """Merge a clock another replica sent (encoded or not); False if nothing changed."""
         with self._lock(raw_key):
             stored = self.engine.get(raw_key)
             if isinstance(incoming, bytes):
                 if stored == incoming:
-                    return None  # the usual case: we already hold exactly this
+                    return False  # we already hold exactly this (a retry, a repair)
+                if stored is None and self.policy == SIBLINGS:
+                    self.offload(self.engine.put, raw_key, incoming)  # first version: as is
+                    return True
                 incoming = dvv.decode(incoming)
             local = None if stored is None else dvv.decode(stored)
             merged = merge_step(local, incoming, self.policy)
             if merged == local:
-                return None
+                return False
             self._store(raw_key, merged)
-        return merged
+        return True
 
     def delete_range(self, start: bytes, end: bytes) -> None:
         self.offload(self.engine.delete_range, start, end)
 
-    def _store(self, raw_key: bytes, clock: dvv.Clock) -> None:
+    def _store(self, raw_key: bytes, clock: dvv.Clock) -> bytes:
         if dvv.size(clock) > 1:
             self.stored_with_siblings += 1
-        self.offload(self.engine.put, raw_key, dvv.encode(clock))
+        encoded = dvv.encode(clock)
+        self.offload(self.engine.put, raw_key, encoded)
+        return encoded
 
     @contextmanager
     def _lock(self, raw_key: bytes) -> Iterator[None]:

@@ -70,10 +70,21 @@ def _nodelay(sock: Any) -> None:
         sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
 
 
+class Counters:
+    """Frames and system calls, to show the batching (INFO cluster)."""
+
+    __slots__ = ("frames", "sends")
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.sends = 0
+
+
 class _Writer:
     """Sends everything queued since it last woke with one `sendall` (the batching)."""
 
-    def __init__(self, sock: Any, on_error: Callable[[], None]) -> None:
+    def __init__(self, sock: Any, on_error: Callable[[], None], counters: Counters) -> None:
+        self.counters = counters
         self.sock = sock
         self.out: list[bytes] = []
         self.wake = Event()
@@ -92,6 +103,9 @@ class _Writer:
                 self.wake.clear()
                 if not self.out:
                     continue
+                counters = self.counters
+                counters.frames += len(self.out)
+                counters.sends += 1
                 data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
                 self.out = []
                 self.sock.sendall(data)
@@ -151,7 +165,7 @@ class Link:
         self.connecting = False
         self.up = True
         self.backoff = self.BACKOFF_MIN
-        self.writer = _Writer(sock, self._failed)
+        self.writer = _Writer(sock, self._failed, self.transport.counters)
         hello = m.encode_request(m.HELLO, 0, self.transport.hello_args())
         self.writer.send(hello + b"".join(self.queued))
         self.queued = []
@@ -235,6 +249,7 @@ class Transport:
         self.blocked: set[str] = set()  #: test-only partition: peers whose traffic is dropped
         self.on_peer_hello: Callable[[str, str, str], None] = lambda *_: None
         self._ids = itertools.count(1)
+        self.counters = Counters()
         self.server: StreamServer | None = None
         self._sweeper: Any = None
         self.inline_ops = INLINE_OPS
@@ -317,7 +332,7 @@ class Transport:
         _nodelay(sock)
         decoder = m.Decoder()
         peer = ""
-        writer = _Writer(sock, lambda: None)
+        writer = _Writer(sock, lambda: None, self.counters)
         try:
             while True:
                 data = sock.recv(RECV_SIZE)

@@ -1,0 +1,107 @@
+"""The replica's pure steps: what the coordinating replica stores for a write, and what a
+replica stores when another one's clock arrives (table-driven, no engine, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from respdyn.cluster import dvv
+from respdyn.cluster.replica import LWW, SIBLINGS, Replica, coordinate_step, merge_step
+
+
+def S(value: bytes | None, ts: int) -> dvv.Sibling:
+    return dvv.Sibling(value, ts)
+
+
+def values(clock: dvv.Clock) -> list[bytes | None]:
+    return sorted((s.value for s in dvv.values(clock)), key=lambda v: v or b"")
+
+
+def write(local, value, context, node, policy=SIBLINGS):
+    return coordinate_step(local, value, context, node, policy)
+
+
+A1 = write(None, S(b"a", 1), None, "n1")  # n1:1 = a
+B1 = write(None, S(b"b", 2), None, "n2")  # n2:1 = b, concurrent with a
+BOTH = merge_step(A1, B1)
+
+
+@pytest.mark.parametrize(
+    "local, value, context, node, expected",
+    [
+        # a first write
+        (None, S(b"a", 1), None, "n1", [b"a"]),
+        # a blind write supersedes everything this replica holds
+        (A1, S(b"x", 3), None, "n1", [b"x"]),
+        (BOTH, S(b"x", 3), None, "n3", [b"x"]),
+        # a context that saw nothing keeps what is stored as siblings
+        (A1, S(b"x", 3), (), "n1", [b"a", b"x"]),
+        # a context covering one sibling supersedes exactly that one
+        (BOTH, S(b"x", 3), (("n1", 1),), "n1", [b"b", b"x"]),
+        (BOTH, S(b"x", 3), dvv.join(BOTH), "n2", [b"x"]),
+        # a tombstone is a value like any other
+        (A1, S(None, 3), dvv.join(A1), "n1", [None]),
+        # a context from the future (another replica saw more) is fine
+        (A1, S(b"x", 3), (("n1", 5),), "n1", [b"x"]),
+    ],
+)
+def test_coordinate_step(local, value, context, node, expected):
+    clock = write(local, value, context, node)
+    assert values(clock) == expected
+    if local is not None:
+        assert dvv.less(local, clock)  # the new clock dominates what was stored
+    assert all(s.node == node for s in dvv.values(clock) if s.value == value.value)
+
+
+def test_blind_writes_at_one_replica_never_repeat_a_dot():
+    clock = None
+    for i in range(5):
+        clock = write(clock, S(b"%d" % i, i), None, "n1")
+    assert clock.entries == (("n1", 5, (dvv.Sibling(b"4", 4, "n1"),)),)
+
+
+@pytest.mark.parametrize(
+    "local, incoming, expected",
+    [
+        (None, A1, [b"a"]),
+        (A1, A1, [b"a"]),  # idempotent
+        (A1, B1, [b"a", b"b"]),  # concurrent: siblings
+        (A1, write(A1, S(b"x", 3), None, "n1"), [b"x"]),  # newer: replaces
+        (write(A1, S(b"x", 3), None, "n1"), A1, [b"x"]),  # older arrives late: ignored
+        (BOTH, write(BOTH, S(b"r", 9), dvv.join(BOTH), "n3"), [b"r"]),  # a resolve
+    ],
+)
+def test_merge_step(local, incoming, expected):
+    assert values(merge_step(local, incoming)) == expected
+
+
+def test_lww_policy_keeps_the_newest_and_the_history():
+    merged = merge_step(A1, B1, LWW)
+    assert values(merged) == [b"b"]  # ts 2 beats ts 1
+    assert dvv.join(merged) == dvv.join(BOTH)
+    assert values(write(A1, S(b"x", 0), (), "n2", LWW)) == [b"a"]  # lww at write time too
+
+
+def test_prune_keeps_members():
+    clock = coordinate_step(None, S(b"a", 1), None, "n1", SIBLINGS, {"n1"})
+    assert dvv.join(clock) == (("n1", 1),)
+
+
+class FakeEngine(dict):
+    def put(self, key, value):
+        self[key] = value
+
+
+def test_replica_service_stores_encoded_clocks():
+    engine = FakeEngine()
+    replica = Replica(engine, "n1")
+    clock, encoded = replica.coordinate(b"k", S(b"a", 1), None)
+    assert engine[b"k"] == encoded == dvv.encode(clock)
+    assert replica.merge(b"k", encoded) is False  # same bytes: nothing to do
+    assert replica.merge(b"k", dvv.encode(B1)) is True
+    assert values(replica.read(b"k")) == [b"a", b"b"]
+    assert replica.stored_with_siblings == 1
+    other = Replica(FakeEngine(), "n2")
+    assert other.merge(b"k", encoded) is True  # a first version is stored as sent
+    with pytest.raises(ValueError):
+        Replica(engine, "n1", policy="newest")
