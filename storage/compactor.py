@@ -3,17 +3,33 @@ compaction.py). Runs on the engine's background thread, or the caller's for flus
 
 Outputs are split at Options.target_file_bytes, but only between two different user keys: all
 versions of a key stay in one file, so a level >= 1 holds each key in at most one file.
+
+A merge of large inputs runs in a worker PROCESS (`MergeWorker`): it is pure CPU over files
+(inputs in, fsynced outputs under temporary names out), so moving it off the GIL lets writers
+keep the full interpreter while the second core compacts. The worker is a plain
+`python -c` subprocess speaking length-prefixed pickles over its stdin/stdout, so it never
+re-imports the host program's __main__ (as multiprocessing's spawn would) and it exits when
+its parent goes away (EOF on stdin).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
+from storage import compaction
+from storage.errors import CorruptionError, StorageError
+from storage.iterators import merge_ordered
 from storage.options import Options
-from storage.sstable import TableBuilder, TableProperties
-from storage.version import FileMeta
+from storage.sstable import Table, TableBuilder, TableProperties
+from storage.version import FileMeta, Version
 
 Entry = tuple[bytes, int, int, bytes]
 
@@ -50,11 +66,13 @@ def write_tables(
     new_number: Callable[[], int],
     split_bytes: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    path_for: Callable[[int], str] | None = None,
 ) -> list[FileMeta]:
     """Write `entries` ((key asc, seq desc) order) into one or more SSTables.
 
     `new_number` allocates a file number (the engine marks it as a pending output so the
-    obsolete-file sweep leaves it alone). `should_stop()` is called every few thousand entries:
+    obsolete-file sweep leaves it alone); `path_for(number)` names the file (default
+    table_path). `should_stop()` is called every few thousand entries:
     the engine uses it to flush a frozen memtable in the middle of a long compaction (LevelDB
     does the same, so writers do not stall behind a compaction) and to cancel on close. On error
     or cancellation (`should_stop()` true) every partial output is removed."""
@@ -64,6 +82,7 @@ def write_tables(
     number = 0
     last_key = None
     count = 0
+    name = path_for or (lambda n: table_path(dirpath, n))
     try:
         for key, seq, kind, value in entries:
             count += 1
@@ -71,7 +90,7 @@ def write_tables(
                 raise CompactionCancelled
             if builder is None:
                 number = new_number()
-                builder = TableBuilder(table_path(dirpath, number), options)
+                builder = TableBuilder(name(number), options)
             elif (
                 split_bytes is not None
                 and key != last_key
@@ -80,7 +99,7 @@ def write_tables(
                 outputs.append(meta_from_properties(number, builder.finish()))
                 written.append(builder.path)
                 number = new_number()
-                builder = TableBuilder(table_path(dirpath, number), options)
+                builder = TableBuilder(name(number), options)
             builder.add(key, seq, kind, value)
             last_key = key
         if builder is not None:
@@ -99,3 +118,234 @@ def write_tables(
 def _unlink_quietly(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+# -- merges (in-thread or in the worker process) ---------------------------------------------
+
+
+@dataclass
+class MergeSpec:
+    """Everything a merge needs, picklable (Options' compaction_filter included)."""
+
+    dirpath: str
+    inputs: list[FileMeta]
+    output_level: int
+    smallest_snapshot: int
+    newest_snapshot: int
+    #: the version the task was picked from (deeper levels decide where tombstones may vanish).
+    version: Version
+    options: Options
+    #: worker only: outputs are written as <tmp_prefix><i>.tmp and renamed by the engine.
+    tmp_prefix: str = ""
+
+
+@dataclass
+class MergeResult:
+    outputs: list[FileMeta]
+    counters: compaction.CompactionCounters = field(default_factory=compaction.CompactionCounters)
+
+
+def run_merge(
+    spec: MergeSpec,
+    open_table: Callable[[FileMeta], Table],
+    new_number: Callable[[], int],
+    should_stop: Callable[[], bool] | None = None,
+    path_for: Callable[[int], str] | None = None,
+) -> MergeResult:
+    """Merge `spec.inputs` into output tables, keeping what compaction.compact_entries keeps."""
+    sources = [open_table(f).iter(None, fill_cache=False) for f in spec.inputs]
+    counters = compaction.CompactionCounters()
+    entries = compaction.compact_entries(
+        merge_ordered(sources),
+        smallest_snapshot=spec.smallest_snapshot,
+        newest_snapshot=spec.newest_snapshot,
+        is_base=compaction.BaseLevelChecker(spec.version, spec.output_level),
+        compaction_filter=spec.options.compaction_filter,
+        counters=counters,
+    )
+    outputs = write_tables(
+        spec.dirpath,
+        entries,
+        spec.options,
+        new_number,
+        split_bytes=spec.options.target_file_bytes,
+        should_stop=should_stop,
+        path_for=path_for,
+    )
+    return MergeResult(outputs, counters)
+
+
+def tmp_output_path(spec: MergeSpec, i: int) -> str:
+    return os.path.join(spec.dirpath, f"{spec.tmp_prefix}{i}.tmp")
+
+
+_FRAME = struct.Struct("<Q")
+
+
+def _send(fd: int, obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    data = _FRAME.pack(len(data)) + data
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _recv(fd: int) -> object:
+    """One frame; EOFError if the other side closed."""
+    head = _read_exact(fd, _FRAME.size)
+    return pickle.loads(_read_exact(fd, _FRAME.unpack(head)[0]))
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("merge worker pipe closed")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def _describe(exc: BaseException) -> tuple:
+    """A picklable description of a worker error (CorruptionError's __init__ is not the
+    generic one, so the exception itself may not survive pickling)."""
+    if isinstance(exc, CorruptionError):
+        return ("corruption", type(exc).__name__, exc.path, exc.offset, exc.reason)
+    return ("error", type(exc).__name__, str(exc))
+
+
+def _rebuild(desc: tuple) -> StorageError:
+    if desc[0] == "corruption":
+        import storage.errors as errors
+
+        cls = getattr(errors, desc[1], CorruptionError)
+        return cls(desc[2], desc[3], desc[4])
+    return StorageError(f"compaction worker: {desc[1]}: {desc[2]}")
+
+
+def worker_main() -> None:
+    """The worker process: read MergeSpecs from stdin, answer MergeResults on stdout."""
+    inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
+    sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
+    while True:
+        try:
+            spec = _recv(inp)
+        except EOFError:
+            return
+        assert isinstance(spec, MergeSpec)
+        opened: list[Table] = []
+
+        def open_table(f: FileMeta, spec: MergeSpec = spec, opened: list = opened) -> Table:
+            t = Table.open(table_path(spec.dirpath, f.number), f.number, spec.options, None)
+            opened.append(t)
+            return t
+
+        counter = iter(range(1 << 30))
+        try:
+            result: tuple = (
+                "ok",
+                run_merge(
+                    spec,
+                    open_table,
+                    counter.__next__,
+                    path_for=lambda i, spec=spec: tmp_output_path(spec, i),
+                ),
+            )
+        except BaseException as exc:
+            result = ("err", _describe(exc))
+        finally:
+            for t in opened:
+                t.close()
+        _send(out, result)
+
+
+class WorkerDied(StorageError):
+    """The merge worker process exited or broke the protocol; the engine merges in-thread."""
+
+
+class MergeWorker:
+    """A persistent merge process, started on first use. REQUIRES: one caller at a time."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+
+    def run(self, spec: MergeSpec, wait_hook: Callable[[], bool]) -> MergeResult:
+        """Merge in the worker. `wait_hook()` is called every 50 ms while it works (the engine
+        flushes memtables there); True cancels: the worker is killed, CompactionCancelled."""
+        proc = self._ensure_started()
+        try:
+            _send(proc.stdin.fileno(), spec)
+            out = proc.stdout.fileno()
+            while not select.select([out], [], [], 0.05)[0]:
+                if wait_hook():
+                    self.kill()
+                    raise CompactionCancelled
+            status, payload = _recv(out)
+        except (OSError, EOFError, pickle.PickleError, ValueError) as exc:
+            self.kill()
+            raise WorkerDied(f"merge worker failed: {exc!r}") from exc
+        if status == "err":
+            raise _rebuild(payload)
+        return payload
+
+    def _ensure_started(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            env = dict(os.environ)
+            env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "from storage.compactor import worker_main; worker_main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                close_fds=True,
+            )
+        return self._proc
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(timeout=30)
+            for stream in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Ask the worker to exit (EOF on its stdin); kill it if it does not."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        with contextlib.suppress(OSError):
+            proc.stdout.close()
+
+
+def install_outputs(
+    spec: MergeSpec, outputs: list[FileMeta], new_number: Callable[[], int]
+) -> list[FileMeta]:
+    """Rename a worker's temporary outputs to numbered tables (the engine fsyncs the directory
+    before the manifest names them)."""
+    installed = []
+    for i, meta in enumerate(outputs):
+        number = new_number()
+        os.rename(tmp_output_path(spec, i), table_path(spec.dirpath, number))
+        installed.append(replace(meta, number=number))
+    return installed
+
+
+def remove_tmp_outputs(dirpath: str, prefix: str) -> None:
+    for name in os.listdir(dirpath):
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            _unlink_quietly(os.path.join(dirpath, name))

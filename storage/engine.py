@@ -28,6 +28,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import pickle
 import re
 import threading
 import time
@@ -47,7 +48,18 @@ from storage.batch import (
     encode_record,
 )
 from storage.cache import BlockCache
-from storage.compactor import CompactionCancelled, table_path, write_tables
+from storage.compactor import (
+    CompactionCancelled,
+    MergeResult,
+    MergeSpec,
+    MergeWorker,
+    WorkerDied,
+    install_outputs,
+    remove_tmp_outputs,
+    run_merge,
+    table_path,
+    write_tables,
+)
 from storage.errors import (
     ClosedError,
     CorruptionError,
@@ -55,7 +67,7 @@ from storage.errors import (
     PersistenceError,
     StorageError,
 )
-from storage.iterators import level_iter, merge, merge_ordered, visible
+from storage.iterators import level_iter, merge, visible
 from storage.memtable import MemTable
 from storage.options import Options
 from storage.sstable import KIND_DELETE, KIND_PUT, Table
@@ -74,6 +86,9 @@ TABLE_CLOSE_GRACE_S = 10.0
 WAL_BUFFER_BYTES = 64 * 1024
 #: how often the syncer writes out (and for everysec fsyncs) the WAL buffer, in seconds.
 WAL_SYNC_INTERVAL_S = 1.0
+#: merges whose inputs total at least this many bytes run in the worker process (smaller ones
+#: are not worth the pickling round trip).
+PROCESS_MERGE_MIN_BYTES = 2 * 1024 * 1024
 #: keys per tombstone batch in delete_range.
 DELETE_RANGE_BATCH = 1000
 
@@ -192,8 +207,13 @@ class Engine:
                 "dropped_shadowed",
                 "compaction_bytes_read",
                 "compaction_bytes_written",
+                "process_merges",
             ),
             0,
+        )
+        self._merge_seq = 0
+        self._merge_worker: MergeWorker | None = (
+            MergeWorker() if options.background_compaction and _picklable(options) else None
         )
         self._lock_fd = self._open_dir(path, options)
         try:
@@ -402,6 +422,7 @@ class Engine:
 
     def _recover(self) -> None:
         path = self.path
+        remove_tmp_outputs(path, "merge-")  # a merge that died with the previous process
         names = os.listdir(path)
         if "CURRENT" in names:
             version, _ = manifest.load(path)
@@ -943,38 +964,54 @@ class Engine:
         return False
 
     def _merge_task(self, task: compaction.CompactionTask) -> list[FileMeta]:
+        """REQUIRES: _work_lock. Merge the task's inputs; big merges go to the worker process."""
         with self._mu:
             smallest = self._snap_seqs[0] if self._snap_seqs else self._last_seq
             newest = self._snapshot_max
             version = self._version
         inputs = task.input_files()
-        sources = [self._table(f.number).iter(None, fill_cache=False) for f in inputs]
-        counters = compaction.CompactionCounters()
-        entries = compaction.compact_entries(
-            merge_ordered(sources),
-            smallest_snapshot=smallest,
-            newest_snapshot=newest,
-            is_base=compaction.BaseLevelChecker(version, task.output_level),
-            compaction_filter=self.options.compaction_filter,
-            counters=counters,
+        spec = MergeSpec(
+            self.path, inputs, task.output_level, smallest, newest, version, self.options
         )
         try:
-            outputs = write_tables(
-                self.path,
-                entries,
-                self.options,
-                self._new_output_number,
-                split_bytes=self.options.target_file_bytes,
-                should_stop=self._compaction_checkpoint,
-            )
+            result = None
+            if self._merge_worker is not None and (
+                sum(f.file_size for f in inputs) >= PROCESS_MERGE_MIN_BYTES
+            ):
+                result = self._merge_in_worker(spec)
+            if result is None:
+                result = run_merge(
+                    spec,
+                    lambda f: self._table(f.number),
+                    self._new_output_number,
+                    should_stop=self._compaction_checkpoint,
+                )
         except CompactionCancelled:
             raise ClosedError(f"storage {self.path} closed during a compaction") from None
+        outputs = result.outputs
+        counters = result.counters
         self._stats["filtered"] += counters.filtered
         self._stats["dropped_tombstones"] += counters.dropped_tombstones
         self._stats["dropped_shadowed"] += counters.dropped_shadowed
         self._stats["compaction_bytes_read"] += sum(f.file_size for f in inputs)
         self._stats["compaction_bytes_written"] += sum(f.file_size for f in outputs)
         return outputs
+
+    def _merge_in_worker(self, spec: MergeSpec) -> MergeResult | None:
+        """Run the merge in the worker process; None if the worker broke (merge in-thread)."""
+        self._merge_seq += 1
+        spec.tmp_prefix = f"merge-{os.getpid()}-{self._merge_seq}-"
+        try:
+            result = self._merge_worker.run(spec, self._compaction_checkpoint)
+            result.outputs = install_outputs(spec, result.outputs, self._new_output_number)
+            self._stats["process_merges"] += 1
+            return result
+        except WorkerDied:
+            self._merge_worker.close()
+            self._merge_worker = None  # do not keep paying for a broken worker
+            return None
+        finally:
+            remove_tmp_outputs(self.path, spec.tmp_prefix)
 
     # ------------------------------------------------------------------ files
 
@@ -1048,6 +1085,9 @@ class Engine:
             self._retired = keep
 
     def _close_files(self) -> None:
+        worker = getattr(self, "_merge_worker", None)
+        if worker is not None:
+            worker.close()
         for attr in ("_wal", "_manifest"):
             obj = getattr(self, attr, None)
             if obj is not None:
@@ -1065,6 +1105,16 @@ class Engine:
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError(f"storage {self.path} is closed")
+
+
+def _picklable(options: Options) -> bool:
+    """A merge can run in the worker process only if its options (and so the compaction
+    filter: use a module-level function) can be sent there."""
+    try:
+        pickle.dumps(options)
+    except Exception:
+        return False
+    return True
 
 
 def open_engine(path: str | os.PathLike, options: Options | None = None) -> Engine:

@@ -387,3 +387,59 @@ def test_close_cancels_a_running_compaction_without_losing_data(db_path, make_op
         assert db.get(k(12345)) == b"v12345"
     finally:
         db.close()
+
+
+def test_big_merges_run_in_a_worker_process_that_close_stops(db_path, make_options, monkeypatch):
+    import psutil
+
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_MERGE_MIN_BYTES", 0)
+    db = storage.open(db_path, make_options(compaction_filter=keep_unexpired))
+    for i in range(6000):
+        db.put(k(i), (EXPIRED if i % 3 == 0 else b"") + b"v%d" % i + b"x" * 40)
+    db.compact()
+    stats = db.stats()
+    assert stats["process_merges"] >= 1
+    assert stats["filtered"] == 2000  # the module-level filter ran inside the worker
+    pid = db._merge_worker.pid
+    assert pid is not None and psutil.pid_exists(pid)
+    db.close()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not [n for n in os.listdir(db_path) if n.endswith(".tmp")]
+    db = storage.open(db_path, make_options())
+    try:
+        assert len(list(db.scan())) == 4000
+        assert db.get(k(1)) == b"v1" + b"x" * 40 and db.get(k(3)) is None
+    finally:
+        db.close()
+
+
+def test_unpicklable_filter_merges_in_thread(open_db, monkeypatch):
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_MERGE_MIN_BYTES", 0)
+    db = open_db(compaction_filter=lambda key, value: not value.startswith(EXPIRED))
+    for i in range(3000):
+        db.put(k(i), EXPIRED if i % 2 else b"live")
+    db.compact()
+    assert db.stats()["process_merges"] == 0
+    assert len(list(db.scan())) == 1500
+
+
+def test_a_broken_worker_falls_back_to_merging_in_thread(open_db, monkeypatch):
+    import storage.compactor as compactor_mod
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_MERGE_MIN_BYTES", 0)
+
+    def broken(self, spec, wait_hook):
+        raise compactor_mod.WorkerDied("injected")
+
+    monkeypatch.setattr(compactor_mod.MergeWorker, "run", broken)
+    db = open_db()
+    for i in range(5000):
+        db.put(k(i), b"v" * 30)
+    db.compact()
+    assert db.stats()["process_merges"] == 0 and db._merge_worker is None
+    assert len(list(db.scan())) == 5000
