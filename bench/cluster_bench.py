@@ -1,0 +1,130 @@
+"""redis-benchmark against a 3-node respdyn cluster (N=3, R=2, W=2), a single respdyn node and
+a real redis-server, side by side in one run; prints throughput, p50/p99 and ratios.
+
+    .venv/bin/python bench/cluster_bench.py [--requests 50000] [--clients 50] [--pipeline 1]
+
+Not a test. Goal (2-core machine, no pipelining): cluster SET/GET >= 30% of single-node respdyn.
+Every server runs on 127.0.0.1, on the same cores as redis-benchmark; the cluster's three
+processes share them too, so the ratio measures CPU per request more than network latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
+
+from cluster_harness import Cluster
+from harness import redis_server, respdyn
+
+TESTS = "set,get"
+CLUSTER = "respdyn 3 nodes via node1"
+SPREAD = "respdyn 3 nodes via all 3"
+
+
+def _argv(port: int, test: str, requests: int, clients: int, args: argparse.Namespace) -> list:
+    return [
+        "redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test,
+        "-n", str(requests), "-c", str(clients), "-P", str(args.pipeline),
+        "-r", "100000", "-d", str(args.size), "--csv",
+    ]
+
+
+def _parse(out: str) -> dict[str, dict[str, float]]:
+    rows = {}
+    for row in csv.DictReader(io.StringIO(out)):
+        rows[row["test"]] = {
+            "rps": float(row["rps"]),
+            "p50": float(row["p50_latency_ms"]),
+            "p99": float(row["p99_latency_ms"]),
+        }
+    return rows
+
+
+def run_benchmark(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """{test: {rps, p50, p99}} from redis-benchmark's CSV output."""
+    argv = _argv(port, TESTS, args.requests, args.clients, args)
+    return _parse(subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                                 check=True).stdout)
+
+
+def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """One redis-benchmark per entry node at once (the clients split between them): any node
+    coordinates any key, so a cluster's clients use all of them. Throughputs add up; the
+    latencies shown are the worst node's."""
+    rows: dict[str, dict[str, float]] = {}
+    for test in TESTS.split(","):
+        procs = [
+            subprocess.Popen(
+                _argv(port, test, args.requests // len(ports), args.clients // len(ports), args),
+                stdout=subprocess.PIPE, text=True,
+            )
+            for port in ports
+        ]
+        parts = [_parse(proc.communicate(timeout=600)[0]) for proc in procs]
+        name = test.upper()
+        rows[name] = {
+            "rps": sum(p[name]["rps"] for p in parts),
+            "p50": max(p[name]["p50"] for p in parts),
+            "p99": max(p[name]["p99"] for p in parts),
+        }
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=50000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--pipeline", type=int, default=1)
+    parser.add_argument("--size", type=int, default=3, help="value size in bytes")
+    args = parser.parse_args()
+    if shutil.which("redis-benchmark") is None:
+        sys.exit("redis-benchmark is missing (scripts/install-redis installs it)")
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp, ExitStack() as stack:
+        root = Path(tmp)
+        _, redis_port = stack.enter_context(redis_server(root))
+        results["redis-server"] = run_benchmark(redis_port, args)
+        (root / "single").mkdir()
+        single = stack.enter_context(respdyn(root / "single" / "data", "--fsync", "everysec"))
+        results["respdyn 1 node"] = run_benchmark(single.port, args)
+        single.stop()
+        cluster = Cluster(root / "cluster", 3, "--n", "3", "--r", "2", "--w", "2",
+                          "--fsync", "everysec", debug=False)
+        stack.callback(cluster.stop)
+        cluster.start()
+        results[CLUSTER] = run_benchmark(cluster.nodes[0].port, args)
+        results[SPREAD] = run_spread([node.port for node in cluster.nodes], args)
+    print_table(results, args)
+
+
+def print_table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
+    print(f"\nredis-benchmark -t {TESTS} -n {args.requests} -c {args.clients} "
+          f"-P {args.pipeline} -d {args.size} -r 100000; cluster N=3 R=2 W=2, entered through "
+          "node1 only, then through all three at once (clients split)\n")
+    single = results["respdyn 1 node"]
+    header = f"{'server':28} {'test':5} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs 1 node':>10}"
+    print(header)
+    print("-" * len(header))
+    for name, rows in results.items():
+        for test, row in rows.items():
+            ratio = row["rps"] / single[test]["rps"] if test in single else float("nan")
+            print(f"{name:28} {test:5} {row['rps']:10.0f} {row['p50']:8.3f} {row['p99']:8.3f} "
+                  f"{ratio:9.0%}")
+    for name in (CLUSTER, SPREAD):
+        for test, row in results[name].items():
+            ratio = row["rps"] / single[test]["rps"]
+            verdict = "meets" if ratio >= 0.30 else "BELOW"
+            print(f"{name} {test}: {ratio:.0%} of single-node respdyn ({verdict} the 30% goal)")
+
+
+if __name__ == "__main__":
+    main()
