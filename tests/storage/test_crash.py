@@ -170,7 +170,7 @@ def test_sigkill_with_fsync_always_loses_no_acknowledged_write(tmp_path):
     start = 0
     total_acked = 0
     for _ in range(20):
-        acks, _ = run_child(path, "always", start, rng.uniform(0.05, 0.6))
+        acks, _ = run_child(path, "always", start, rng.uniform(0.05, 0.4))
         last_acked = acks[-1][0] if acks else start - 1
         total_acked += len(acks)
         state = read_all(path)

@@ -161,7 +161,7 @@ class EngineVsDictBackground(EngineVsDict):
 
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=30,
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -169,4 +169,4 @@ SETTINGS = settings(
 TestEngineVsDict = EngineVsDict.TestCase
 TestEngineVsDict.settings = SETTINGS
 TestEngineVsDictBackground = EngineVsDictBackground.TestCase
-TestEngineVsDictBackground.settings = settings(SETTINGS, max_examples=20)
+TestEngineVsDictBackground.settings = settings(SETTINGS, max_examples=15)
