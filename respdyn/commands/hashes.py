@@ -46,8 +46,8 @@ HASH = Kind.HASH
 
 #: COMMAND DOCS arguments (redis-cli's hints): name (`TOKEN value` for options), type, flags
 _ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "hset": (("key", "key", ""), ("field value", "block", "multiple"),),
-    "hmset": (("key", "key", ""), ("field value", "block", "multiple"),),
+    "hset": (("key", "key", ""), ("field value", "string", "multiple"),),
+    "hmset": (("key", "key", ""), ("field value", "string", "multiple"),),
     "hsetnx": (("key", "key", ""), ("field", "string", ""), ("value", "string", ""),),
     "hdel": (("key", "key", ""), ("field", "string", "multiple"),),
     "hincrby": (("key", "key", ""), ("field", "string", ""), ("increment", "integer", ""),),

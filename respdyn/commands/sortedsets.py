@@ -47,7 +47,7 @@ _ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("LT", "pure-token", "optional"),
         ("CH", "pure-token", "optional"),
         ("INCR", "pure-token", "optional"),
-        ("score member", "block", "multiple"),
+        ("score member", "string", "multiple"),
     ),
     "zincrby": (("key", "key", ""), ("increment", "integer", ""), ("member", "string", ""),),
     "zrem": (("key", "key", ""), ("member", "string", "multiple"),),
@@ -685,7 +685,7 @@ def _combine(inputs: list[dict[bytes, float] | None], opts: SetOpOptions,
 _SETOP_ARGS = (
     ("destination", "key", ""), ("numkeys", "integer", ""), ("key", "key", "multiple"),
     ("WEIGHTS weight", "integer", "optional multiple"),
-    ("AGGREGATE sum|min|max", "oneof", "optional"),
+    ("AGGREGATE aggregate", "string", "optional"),
 )
 
 
