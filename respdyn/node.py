@@ -50,8 +50,9 @@ TABLES: tuple[CommandTable, ...] = (
     lists.table, transactions.table, pubsub.table, hashes.table, sets.table, sortedsets.table,
 )
 
-#: seconds between re-checks of a blocked pop in a cluster (pushes through other nodes)
-BLOCKED_POLL_S = 0.1
+#: seconds between re-checks of a blocked pop in a cluster: pushes through other nodes arrive
+#: as broadcast events; the re-check covers an event lost with a link
+BLOCKED_POLL_S = 1.0
 
 
 def build_registry() -> Registry:
@@ -194,6 +195,8 @@ class Node:
         ctx = build_context(self.config, self.engine, offload, self.cluster)
         ctx.shutdown = self.shutdown.trigger
         self.ctx = ctx
+        if self.cluster is not None:
+            self._fan_out_events(self.cluster, notify.of(ctx))
         settings = ServerSettings(
             host=self.config.host,
             port=self.config.port,
@@ -215,6 +218,14 @@ class Node:
             __version__, self.config.host, self.listener.server_port, self.config.data_dir,
             self.config.fsync,
         )
+
+    def _fan_out_events(self, store: ReplicatedStore, notifier: notify.Notifier) -> None:
+        """Pushes and PUBLISHes made here reach the other members, and theirs reach here."""
+        from respdyn.cluster import broadcast
+
+        fan_out = broadcast.attach(store.coordinator, notifier.remote_key_changed,
+                                   notifier.deliver)
+        notifier.on_key_changed, notifier.on_publish = fan_out.pushed, fan_out.published
 
     def _start_cluster(self, store: ReplicatedStore) -> None:
         """Now that the client port is known: tell peers about it, then contact the seeds."""

@@ -3,9 +3,9 @@ and "this message was published" (pub/sub), plus the subscription tables.
 
 One `Notifier` per node, reached with `of(ctx)`. It is touched by every connection greenlet,
 all on one OS thread (gevent), so it needs no lock. In a cluster, pushes and publishes made
-through other nodes reach this node through `remote_key_changed` / `deliver` (called by the
-cluster's fan-out, respdyn/cluster/broadcast.py); until that fan-out exists for a node, a
-blocked pop also re-checks every `poll_interval` seconds, so it wakes at most that late.
+here go out through `on_key_changed` / `on_publish`, and those made through other nodes arrive
+through `remote_key_changed` / `deliver` (respdyn/cluster/broadcast.py, wired by node.py); a
+blocked pop also re-checks every `poll_interval` seconds, for an event lost with a link.
 
 Why the notifier holds WATCH versions: WATCH needs "was this key written since"; the keyspace's
 writes are observed (`watch_writes`) so every write bumps a counter here, only for keys someone
