@@ -83,6 +83,9 @@ def write_tables(
     last_key = None
     count = 0
     name = path_for or (lambda n: table_path(dirpath, n))
+    if split_bytes is None and should_stop is None:
+        meta = _write_one_table(dirpath, entries, options, new_number, name)
+        return [] if meta is None else [meta]
     try:
         for key, seq, kind, value in entries:
             count += 1
@@ -113,6 +116,27 @@ def write_tables(
             _unlink_quietly(path)
         raise
     return outputs
+
+
+def _write_one_table(
+    dirpath: str, entries: Iterable[Entry], options: Options, new_number: Callable, name: Callable
+) -> FileMeta | None:
+    """write_tables without splitting or hooks (the flush): the leanest per-entry loop."""
+    it = iter(entries)
+    first = next(it, None)
+    if first is None:
+        return None
+    number = new_number()
+    builder = TableBuilder(name(number), options)
+    try:
+        add = builder.add
+        add(*first)
+        for key, seq, kind, value in it:
+            add(key, seq, kind, value)
+        return meta_from_properties(number, builder.finish())
+    except BaseException:
+        builder.abandon()
+        raise
 
 
 def _unlink_quietly(path: str) -> None:

@@ -925,12 +925,14 @@ class Engine:
     def _write_memtable(self, mem: MemTable) -> list[FileMeta]:
         with self._mu:
             smallest = self._snap_seqs[0] if self._snap_seqs else MAX_SEQ
-        entries = compaction.compact_entries(
-            mem.iter_all(),
-            smallest_snapshot=smallest,
-            newest_snapshot=MAX_SEQ,
-            is_base=lambda key: False,
-        )
+        entries = mem.iter_all()
+        if mem.chained:  # only then can a version be shadowed below a snapshot
+            entries = compaction.compact_entries(
+                entries,
+                smallest_snapshot=smallest,
+                newest_snapshot=MAX_SEQ,
+                is_base=lambda key: False,
+            )
         return write_tables(self.path, entries, self.options, self._new_output_number)
 
     def _run_task(self, task: compaction.CompactionTask) -> None:

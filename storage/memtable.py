@@ -53,6 +53,8 @@ class MemTable:
         self.bytes = 0
         self.entries = 0
         self.max_seq = 0
+        #: some key holds more than one version (kept for a snapshot): a flush must filter.
+        self.chained = False
 
     def __len__(self) -> int:
         return len(self._data)
@@ -71,8 +73,11 @@ class MemTable:
             if old is None:
                 new_keys.append(key)
                 data[key] = (seq, kind, value, None)
+            elif old[0] <= snapshot_max:
+                data[key] = (seq, kind, value, old)
+                self.chained = True
             else:
-                data[key] = (seq, kind, value, old if old[0] <= snapshot_max else old[3])
+                data[key] = (seq, kind, value, old[3])
             added += len(key) + len(value) + ENTRY_OVERHEAD
             seq += 1
         if new_keys:
@@ -91,8 +96,11 @@ class MemTable:
             data[key] = (seq, kind, value, None)
             with self._lock:
                 self._new.append(key)
+        elif old[0] <= snapshot_max:
+            data[key] = (seq, kind, value, old)
+            self.chained = True
         else:
-            data[key] = (seq, kind, value, old if old[0] <= snapshot_max else old[3])
+            data[key] = (seq, kind, value, old[3])
         self.bytes += len(key) + len(value) + ENTRY_OVERHEAD
         self.entries += 1
         self.max_seq = seq
