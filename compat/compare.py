@@ -14,13 +14,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compat import differences
-from compat.resp import RawConnection, Tagged, to_text
-from compat.targets import Target
+from compat.resp import RawConnection, Tagged, encode_command, to_text
+
+if TYPE_CHECKING:
+    from compat.targets import Target
 
 RESULTS_DIR = Path(__file__).parent / ".results"
+READ_TIMEOUT = 3.0  #: seconds an @read waits for a message or a blocked command's reply
 
 
 def command_key(argv: list[bytes] | tuple[bytes, ...], known: Iterable[str]) -> str:
@@ -103,6 +106,7 @@ class Pair:
         self.known = frozenset(known)
         self.conns: dict[str, tuple[RawConnection, RawConnection]] = {}
         self.current = "main"
+        self.pending: dict[str, tuple[str, list[bytes]]] = {}  #: last command sent per conn
         self.failures: list[str] = []  #: undeclared differences, collected to show them all
 
     def _open(self, name: str) -> tuple[RawConnection, RawConnection]:
@@ -115,6 +119,32 @@ class Pair:
     def use(self, name: str) -> None:
         self.current = name
 
+    def send_only(self, argv: list[bytes], conn: str | None = None) -> None:
+        """Send argv on both connections without reading (a blocking command)."""
+        name = conn or self.current
+        ref, dut = self.conns.get(name) or self._open(name)
+        for c in (ref, dut):
+            c.sock.sendall(encode_command(argv))
+        self.pending[name] = (command_key(argv, self.known), argv)
+
+    def read(self, where: str = "") -> tuple[Any, Any]:
+        """One more reply on the current connection from both (blocked command, message)."""
+        ref, dut = self.conns[self.current]
+        key, argv = self.pending.get(self.current, ("?", [b"?"]))
+        replies = []
+        for target, conn in zip(self.targets, (ref, dut), strict=True):
+            conn.sock.settimeout(READ_TIMEOUT)
+            try:
+                replies.append(conn.reader.read())
+            except TimeoutError:
+                self.failures.append(f"{where}: nothing to read from {target.name} "
+                                     f"within {READ_TIMEOUT}s")
+            finally:
+                conn.sock.settimeout(10)
+        if len(replies) < 2:
+            return None, None
+        return self._compare(key, argv, replies[0], replies[1], where, True)
+
     def send(
         self, argv: list[bytes], conn: str | None = None, where: str = "", record: bool = True
     ) -> tuple[Any, Any]:
@@ -123,12 +153,20 @@ class Pair:
         ref, dut = self.conns.get(name) or self._open(name)
         expected, actual = ref.call(argv), dut.call(argv)
         key = command_key(argv, self.known)
+        self.pending[name] = (key, argv)
+        result = self._compare(key, argv, expected, actual, where, record)
+        if key == "quit":
+            self._expect_closed(name)
+        return result
+
+    def _compare(
+        self, key: str, argv: list[bytes], expected: tuple[Any, bytes],
+        actual: tuple[Any, bytes], where: str, record: bool,
+    ) -> tuple[Any, Any]:
         try:
             compare(key, argv, expected, actual, where, RECORDER if record else Recorder())
         except Undeclared as exc:
             self.failures.append(str(exc))
-        if key == "quit":
-            self._expect_closed(name)
         return expected[0], actual[0]
 
     def _expect_closed(self, name: str) -> None:

@@ -153,3 +153,26 @@ def newer_than_reference(value: Any) -> Any:
 def anything(value: Any) -> Any:
     """Known bugs only: both replies are recorded (and shown in the report), not compared."""
     return "bug"
+
+
+def unordered_pairs(value: Any) -> Any:
+    """Field/value replies in no promised order (HGETALL, HRANDFIELD … WITHVALUES): RESP2's
+    flat array, RESP3's map or array of pairs, all compared as a sorted list of pairs."""
+    if isinstance(value, Tagged) and value.kind == "%":
+        pairs = list(value.value)
+    elif isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        pairs = [tuple(v) for v in value]
+    elif isinstance(value, list) and len(value) % 2 == 0:
+        pairs = list(zip(value[::2], value[1::2], strict=True))
+    else:
+        return value
+    return ("pairs", sorted(pairs, key=_key))
+
+
+def some_channel(value: Any) -> Any:
+    """[unsubscribe, channel, count] with the channel left out: UNSUBSCRIBE without arguments
+    leaves the channels in the server's own order, one reply each."""
+    items = value.value if isinstance(value, Tagged) and value.kind == ">" else value
+    if isinstance(items, list) and len(items) == 3:
+        return [items[0], "a channel", items[2]]
+    return value

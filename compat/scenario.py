@@ -5,6 +5,9 @@
     @resp 2                        run it only in RESP2 (or 3)
     @conn other                    send the following lines on another named connection
     @sleep 0.2                     wait (expiry scenarios)
+    @send BLPOP l 0                send without reading the reply (blocking commands)
+    @read                          read one more reply on this connection from both servers
+                                   (the blocked command's, a SUBSCRIBE's next channel, a message)
     SET k "two words\\x00" 'raw'   a command, compared on both servers
 
 Adding a command family = adding a file under compat/scenarios/. Normalisations are declared in
@@ -25,7 +28,7 @@ _ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "b": b"\b", "a": b"\a", '"': b'"
 class Step:
     line: int
     argv: tuple[bytes, ...] = ()
-    directive: str = ""  #: "conn" or "sleep" (argv holds its argument)
+    directive: str = ""  #: "conn", "sleep" (argv holds the argument), "send" or "read"
 
 
 @dataclass
@@ -102,6 +105,11 @@ def parse(text: str, family: str) -> list[Scenario]:
                 scenarios[-1].protocols = tuple(int(p) for p in rest.split())
             elif word in ("conn", "sleep"):
                 scenarios[-1].steps.append(Step(number, (rest.strip().encode(),), word))
+            elif word == "send":
+                scenarios[-1].steps.append(Step(number, tuple(split_args(rest)), word))
+            elif word == "read":
+                count = int(rest or "1")
+                scenarios[-1].steps.extend(Step(number, (), word) for _ in range(count))
             else:
                 raise ValueError(f"{family}:{number}: unknown directive @{word}")
             continue
