@@ -26,6 +26,7 @@ from respdyn.commands.registry import CommandTable
 from respdyn.commands.sets import (
     ScanOptions,
     check_repeats,
+    find,
     load,
     random_count,
     random_pick,
@@ -80,6 +81,12 @@ def load_hash(ks: Keyspace, db: int, key: bytes) -> tuple[Entry | None, ORSet]:
 
 def fields(ctx: Context, session: Session, key: bytes) -> ORSet:
     return load_hash(ctx.keyspace, session.db, key)[1]
+
+
+def field_value(ctx: Context, session: Session, key: bytes, name: bytes) -> bytes | None:
+    """One field's value without decoding the rest of the hash."""
+    dots = find(ctx.keyspace, session.db, key, HASH, HASH_FORMAT, name)
+    return None if dots is None else cells.resolve_field(list(dots.items())).value
 
 
 def value_of(state: ORSet, name: bytes) -> bytes | None:
@@ -218,7 +225,7 @@ def hincrbyfloat(ctx: Context, session: Session, args: list[bytes]) -> bytes:
                keys=(1, 1, 1), since="2.0.0",
                summary="Returns the value of a field in a hash.", complexity="O(N)")
 def hget(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
-    return value_of(fields(ctx, session, args[0]), args[1])
+    return field_value(ctx, session, args[0], args[1])
 
 
 @table.command("hmget", -3, "readonly fast", arguments=_ARGS["hmget"],
@@ -254,7 +261,7 @@ def hvals(ctx: Context, session: Session, args: list[bytes]) -> list[bytes]:
                keys=(1, 1, 1), since="2.0.0",
                summary="Determines whether a field exists in a hash.", complexity="O(N)")
 def hexists(ctx: Context, session: Session, args: list[bytes]) -> int:
-    return int(args[1] in fields(ctx, session, args[0]))
+    return int(find(ctx.keyspace, session.db, args[0], HASH, HASH_FORMAT, args[1]) is not None)
 
 
 @table.command("hlen", 2, "readonly fast", arguments=_ARGS["hlen"],
@@ -268,7 +275,7 @@ def hlen(ctx: Context, session: Session, args: list[bytes]) -> int:
                keys=(1, 1, 1), since="3.2.0",
                summary="Returns the length of the value of a field.", complexity="O(N)")
 def hstrlen(ctx: Context, session: Session, args: list[bytes]) -> int:
-    value = value_of(fields(ctx, session, args[0]), args[1])
+    value = field_value(ctx, session, args[0], args[1])
     return 0 if value is None else len(value)
 
 

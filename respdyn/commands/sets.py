@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,17 @@ def load(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int) -> tuple[Entry 
     return entry, orset.decode(entry.payload, fmt)
 
 
+def find(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int,
+         element: bytes) -> dict[orset.Dot, bytes] | None:
+    """One element's dots (None: no such key or element) without decoding the others."""
+    entry = ks.lookup(db, key)
+    if entry is None:
+        return None
+    if entry.kind != kind:
+        raise errors.WrongType()
+    return orset.find(entry.payload, fmt, element)
+
+
 def save(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int, entry: Entry | None,
          state: ORSet) -> None:
     """Write the changed state back over what was read; an emptied value deletes the key, as
@@ -89,7 +101,7 @@ def save(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int, entry: Entry | 
 
 
 def store_new(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int,
-              fill: Any) -> int:
+              fill: Callable[[ORSet], None]) -> int:
     """The STORE commands: replace `key` (any type, TTL dropped) by a new value that
     `fill(state)` builds; keeps the old clock when `key` held this kind, so no dot is reissued.
     Returns the new size; an empty result deletes the key."""
@@ -224,7 +236,7 @@ def smembers(ctx: Context, session: Session, args: list[bytes]) -> Set:
                keys=(1, 1, 1),
                summary="Determines whether a member belongs to a set.", complexity="O(N)")
 def sismember(ctx: Context, session: Session, args: list[bytes]) -> int:
-    return int(args[1] in members(ctx.keyspace, session.db, args[0]))
+    return int(find(ctx.keyspace, session.db, args[0], SET, SET_FORMAT, args[1]) is not None)
 
 
 @table.command("smismember", -3, "readonly fast", arguments=_ARGS["smismember"],

@@ -23,7 +23,7 @@ from respdyn.commands.args import to_float, to_int
 from respdyn.commands.context import Context
 from respdyn.commands.keys import parse_cursor
 from respdyn.commands.registry import CommandTable
-from respdyn.commands.sets import ScanOptions, load, save, scan_step, store_new
+from respdyn.commands.sets import ScanOptions, find, load, save, scan_step, store_new
 from respdyn.keyspace.crdt import cells, orset
 from respdyn.keyspace.crdt.orset import SET_FORMAT, ZSET_FORMAT, ORSet
 from respdyn.keyspace.keyspace import Entry
@@ -461,8 +461,8 @@ def zrem(ctx: Context, session: Session, args: list[bytes]) -> int:
                keys=(1, 1, 1), since="1.2.0",
                summary="Returns the score of a member of a sorted set.", complexity="O(N)")
 def zscore(ctx: Context, session: Session, args: list[bytes]) -> Double | None:
-    score = view(ctx, session, args[0]).scores.get(args[1])
-    return None if score is None else Double(score)
+    dots = find(ctx.keyspace, session.db, args[0], ZSET, ZSET_FORMAT, args[1])
+    return None if dots is None else Double(cells.resolve_score(list(dots.items()))[0])
 
 
 @table.command("zmscore", -3, "readonly fast", arguments=_ARGS["zmscore"],

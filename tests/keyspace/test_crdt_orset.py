@@ -180,3 +180,12 @@ def test_set_encoding_is_compact():
 def test_corrupt_payloads_are_reported(data, fmt):
     with pytest.raises(PayloadError):
         orset.decode(data, fmt)
+
+
+@given(OPS, ELEMENTS)
+def test_find_equals_decode(ops, wanted):
+    for state in replay(ops):
+        data = orset.encode(state, HASH_FORMAT)
+        assert orset.find(data, HASH_FORMAT, wanted) == state.entries.get(wanted)
+        assert orset.find(orset.encode(state, SET_FORMAT), SET_FORMAT, wanted) == (
+            None if wanted not in state else dict.fromkeys(state.entries[wanted], b""))
