@@ -133,6 +133,8 @@ class ScanOptions:
 
     @classmethod
     def parse(cls, args: list[bytes]) -> ScanOptions:
+        """Parsed after the key's lookup, as Redis does (sscanCommand): WRONGTYPE comes before a
+        syntax error, and a missing key answers an empty scan whatever the options say."""
         pattern, count = None, 10
         for i in range(0, len(args), 2):
             opt = args[i].upper()
