@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import gevent
 import pytest
 
 from respdyn.errors import ReplyError, WrongType
 from respdyn.keyspace import layout
 from respdyn.keyspace.crdt import orset
 from respdyn.keyspace.record import Kind
-from respdyn.protocol.reply import Set
+from respdyn.protocol.reply import Double, Set
 from tests.commands.partition_sides import Sides
 
 
@@ -271,3 +272,35 @@ def test_a_huge_negative_count_is_refused_before_building_the_reply(call):
     assert error(call("HRANDFIELD", "h", "-9223372036854775807")).startswith(
         "value is out of range")
     assert call("SRANDMEMBER", "missing", "-9223372036854775807") == []
+
+
+@pytest.mark.parametrize(
+    ("command", "check", "expected"),
+    [
+        (lambda i: ["SADD", "k", f"m{i}"], ["SCARD", "k"], 40),
+        (lambda i: ["HINCRBY", "k", "f", "1"], ["HGET", "k", "f"], b"40"),
+        (lambda i: ["HSET", "k", f"f{i}", "v"], ["HLEN", "k"], 40),
+        (lambda i: ["ZINCRBY", "k", "1", "m"], ["ZSCORE", "k", "m"], Double(40.0)),
+        (lambda i: ["ZADD", "k", "1", f"m{i}"], ["ZCARD", "k"], 40),
+    ],
+    ids=["sadd", "hincrby", "hset", "zincrby", "zadd"],
+)
+def test_no_update_is_lost_when_commands_yield_mid_way(ctx, call, command, check, expected):
+    """Read-modify-write of a whole value under the dispatcher's key lock: 40 concurrent
+    updates from two clients, each yielding between its read and its write, all count."""
+    store = ctx.keyspace.store
+    original = store.write
+
+    def yielding_write(*args):
+        gevent.idle()  # another greenlet runs here, as during a cluster round trip
+        return original(*args)
+
+    store.write = yielding_write
+    try:
+        other = call.other()
+        workers = [gevent.spawn(c, *command(2 * i + n)) for i in range(20)
+                   for n, c in enumerate((call, other))]
+        gevent.joinall(workers, timeout=30, raise_error=True)
+    finally:
+        store.write = original
+    assert call(*check) == expected
