@@ -199,7 +199,44 @@ def run_merge(
     return MergeResult(outputs, counters)
 
 
-def tmp_output_path(spec: MergeSpec, i: int) -> str:
+@dataclass
+class FlushSpec:
+    """A frozen memtable's contents for the worker: its sorted keys and its dict of version
+    chains (pickled in C: far cheaper for the engine than writing the table itself)."""
+
+    dirpath: str
+    keys: list[bytes]
+    data: dict
+    chained: bool
+    smallest_snapshot: int
+    options: Options
+    tmp_prefix: str = ""
+
+
+def flush_entries(keys: list[bytes], data: dict) -> Iterable[Entry]:
+    """A memtable's versions in (key asc, seq desc) order (memtable.MemTable.iter_all)."""
+    for key in keys:
+        e = data[key]
+        while e is not None:
+            yield key, e[0], e[1], e[2]
+            e = e[3]
+
+
+def run_flush(spec: FlushSpec, new_number: Callable[[], int], path_for: Callable) -> MergeResult:
+    entries = flush_entries(spec.keys, spec.data)
+    if spec.chained:
+        entries = compaction.compact_entries(
+            entries,
+            smallest_snapshot=spec.smallest_snapshot,
+            newest_snapshot=1 << 62,
+            is_base=lambda key: False,
+        )
+    return MergeResult(
+        write_tables(spec.dirpath, entries, spec.options, new_number, None, None, path_for)
+    )
+
+
+def tmp_output_path(spec: MergeSpec | FlushSpec, i: int) -> str:
     return os.path.join(spec.dirpath, f"{spec.tmp_prefix}{i}.tmp")
 
 
@@ -257,7 +294,6 @@ def worker_main() -> None:
             spec = _recv(inp)
         except EOFError:
             return
-        assert isinstance(spec, MergeSpec)
         opened: list[Table] = []
 
         def open_table(f: FileMeta, spec: MergeSpec = spec, opened: list = opened) -> Table:
@@ -266,16 +302,12 @@ def worker_main() -> None:
             return t
 
         counter = iter(range(1 << 30))
+        path_for = lambda i, spec=spec: tmp_output_path(spec, i)  # noqa: E731
         try:
-            result: tuple = (
-                "ok",
-                run_merge(
-                    spec,
-                    open_table,
-                    counter.__next__,
-                    path_for=lambda i, spec=spec: tmp_output_path(spec, i),
-                ),
-            )
+            if isinstance(spec, FlushSpec):
+                result: tuple = ("ok", run_flush(spec, counter.__next__, path_for))
+            else:
+                result = ("ok", run_merge(spec, open_table, counter.__next__, path_for=path_for))
         except BaseException as exc:
             result = ("err", _describe(exc))
         finally:
@@ -294,7 +326,7 @@ class MergeWorker:
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
 
-    def run(self, spec: MergeSpec, wait_hook: Callable[[], bool]) -> MergeResult:
+    def run(self, spec: MergeSpec | FlushSpec, wait_hook: Callable[[], bool]) -> MergeResult:
         """Merge in the worker. `wait_hook()` is called every 50 ms while it works (the engine
         flushes memtables there); True cancels: the worker is killed, CompactionCancelled."""
         proc = self._ensure_started()
@@ -357,7 +389,7 @@ class MergeWorker:
 
 
 def install_outputs(
-    spec: MergeSpec, outputs: list[FileMeta], new_number: Callable[[], int]
+    spec: MergeSpec | FlushSpec, outputs: list[FileMeta], new_number: Callable[[], int]
 ) -> list[FileMeta]:
     """Rename a worker's temporary outputs to numbered tables (the engine fsyncs the directory
     before the manifest names them)."""

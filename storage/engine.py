@@ -35,6 +35,7 @@ import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from sortedcontainers import SortedList
 
@@ -50,6 +51,7 @@ from storage.batch import (
 from storage.cache import BlockCache
 from storage.compactor import (
     CompactionCancelled,
+    FlushSpec,
     MergeResult,
     MergeSpec,
     MergeWorker,
@@ -89,6 +91,8 @@ WAL_SYNC_INTERVAL_S = 1.0
 #: merges whose inputs total at least this many bytes run in the worker process (smaller ones
 #: are not worth the pickling round trip).
 PROCESS_MERGE_MIN_BYTES = 2 * 1024 * 1024
+#: memtables with at least this many keys are written to SSTables by the flush worker process.
+PROCESS_FLUSH_MIN_ENTRIES = 4096
 #: keys per tombstone batch in delete_range.
 DELETE_RANGE_BATCH = 1000
 
@@ -208,12 +212,17 @@ class Engine:
                 "compaction_bytes_read",
                 "compaction_bytes_written",
                 "process_merges",
+                "process_flushes",
             ),
             0,
         )
         self._merge_seq = 0
         self._merge_worker: MergeWorker | None = (
             MergeWorker() if options.background_compaction and _picklable(options) else None
+        )
+        #: a second worker, so a flush never waits behind a long merge.
+        self._flush_worker: MergeWorker | None = (
+            MergeWorker() if options.background_compaction else None
         )
         self._lock_fd = self._open_dir(path, options)
         try:
@@ -923,8 +932,14 @@ class Engine:
         self._manifest.append(edit)
 
     def _write_memtable(self, mem: MemTable) -> list[FileMeta]:
+        """Write a frozen memtable to level-0 table(s): in the flush worker process when it is
+        big (the engine then only sorts and pickles it), else on this thread."""
         with self._mu:
             smallest = self._snap_seqs[0] if self._snap_seqs else MAX_SEQ
+        if self._flush_worker is not None and len(mem) >= PROCESS_FLUSH_MIN_ENTRIES:
+            outputs = self._flush_in_worker(mem, smallest)
+            if outputs is not None:
+                return outputs
         entries = mem.iter_all()
         if mem.chained:  # only then can a version be shadowed below a snapshot
             entries = compaction.compact_entries(
@@ -934,6 +949,31 @@ class Engine:
                 is_base=lambda key: False,
             )
         return write_tables(self.path, entries, self.options, self._new_output_number)
+
+    def _flush_in_worker(self, mem: MemTable, smallest: int) -> list[FileMeta] | None:
+        """None if the worker broke (the caller flushes in-thread)."""
+        self._merge_seq += 1
+        spec = FlushSpec(
+            self.path,
+            mem.sorted_keys(),
+            mem._data,
+            mem.chained,
+            smallest,
+            replace(self.options, compaction_filter=None),
+            tmp_prefix=f"merge-{os.getpid()}-{self._merge_seq}-",
+        )
+        try:
+            result = self._flush_worker.run(spec, self._shutdown.is_set)
+            self._stats["process_flushes"] += 1
+            return install_outputs(spec, result.outputs, self._new_output_number)
+        except CompactionCancelled:
+            raise ClosedError(f"storage {self.path} closed during a flush") from None
+        except WorkerDied:
+            self._flush_worker.close()
+            self._flush_worker = None
+            return None
+        finally:
+            remove_tmp_outputs(self.path, spec.tmp_prefix)
 
     def _run_task(self, task: compaction.CompactionTask) -> None:
         """REQUIRES: _work_lock. Execute and install one compaction."""
@@ -1087,9 +1127,10 @@ class Engine:
             self._retired = keep
 
     def _close_files(self) -> None:
-        worker = getattr(self, "_merge_worker", None)
-        if worker is not None:
-            worker.close()
+        for attr in ("_merge_worker", "_flush_worker"):
+            worker = getattr(self, attr, None)
+            if worker is not None:
+                worker.close()
         for attr in ("_wal", "_manifest"):
             obj = getattr(self, attr, None)
             if obj is not None:

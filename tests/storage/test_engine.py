@@ -443,3 +443,26 @@ def test_a_broken_worker_falls_back_to_merging_in_thread(open_db, monkeypatch):
     db.compact()
     assert db.stats()["process_merges"] == 0 and db._merge_worker is None
     assert len(list(db.scan())) == 5000
+
+
+def test_flushes_in_the_worker_process_keep_snapshot_versions(open_db, monkeypatch):
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_FLUSH_MIN_ENTRIES", 0)
+    db = open_db()
+    for i in range(300):
+        db.put(k(i), b"old")
+    with db.snapshot() as snap:
+        for i in range(300):
+            db.put(k(i), b"new")
+        db.delete(k(7))
+        db.flush()
+        assert db.stats()["process_flushes"] >= 1
+        assert snap.get(k(7)) == b"old" and db.get(k(7)) is None
+        assert list(snap.scan(k(0), k(3))) == [(k(i), b"old") for i in range(3)]
+    for i in range(3000):
+        db.put(k(i), b"v%d" % i)
+    db.flush()
+    assert db.wait_idle(30)
+    assert len(list(db.scan())) == 3000 and db.get(k(7)) == b"v7"
+    assert not [n for n in os.listdir(db.path) if n.endswith(".tmp")]
