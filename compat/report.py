@@ -155,6 +155,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += _attention(rows)
+    lines += _stale(results)
     lines += _clients(results)
     lines += _groups(rows)
     if own:
@@ -177,6 +178,19 @@ def _attention(rows: list[Row]) -> list[str]:
         f"`{label(r.name)}`" for r in top) + f" (and {len(unsupported) - len(top)} more below)")
     out.append("")
     return out
+
+
+def _stale(results: dict[str, Any]) -> list[str]:
+    """Declared differences this run never needed: fixed bugs whose entry should go."""
+    seen = {label for buckets in results["counts"].values() for label in buckets}
+    unused = [
+        d for d in differences.DIFFERENCES if d.kind == "bug"
+        and not any(label.endswith(f":{d.id}") for label in seen)
+    ]
+    if not unused:
+        return []
+    return ["## Declared bugs not observed in this run (fixed? remove them)", "",
+            *[f"- `{label(d.command)}` ({d.id}): {d.reason}" for d in unused], ""]
 
 
 def _clients(results: dict[str, Any]) -> list[str]:

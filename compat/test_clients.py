@@ -192,6 +192,93 @@ def test_redis_py_scan_iter_and_large_values(redis_target: Target, respdyn_targe
     assert len(results[1][0]) == 500
 
 
+def typed_session(target: Target, protocol: int) -> list[Any]:
+    """Hashes, lists, sets, sorted sets, MULTI/EXEC pipelines and the WATCH helper through
+    redis-py's own API (dicts and sets make HGETALL/SMEMBERS order-free, as apps see them)."""
+    client = redis.Redis(host=target.host, port=target.port, socket_timeout=10,
+                         protocol=protocol)
+    other = redis.Redis(host=target.host, port=target.port, socket_timeout=10)
+    client.flushall()
+    out: list[Any] = [
+        client.hset("h", mapping={"a": 1, "b": "two"}), client.hgetall("h"),
+        client.hincrby("h", "a", 5), client.hincrbyfloat("h", "f", 1.5),
+        client.hmget("h", "a", "x"),
+        client.lpush("l", 1, 2, 3), client.rpush("l", "z"), client.lrange("l", 0, -1),
+        client.lpop("l", 2), client.blpop(["nothing", "l"], timeout=1), client.llen("l"),
+        client.sadd("s", "x", "y"), client.smembers("s"), client.sismember("s", "x"),
+        client.zadd("z", {"a": 1, "b": 2.5}), client.zrange("z", 0, -1, withscores=True),
+        client.zincrby("z", 2, "a"), client.zrangebyscore("z", 2, "+inf"), client.zscore("z", "b"),
+        client.zpopmin("z"),
+    ]
+    with client.pipeline(transaction=True) as pipe:
+        out.append(pipe.set("t", 1).incr("t").get("t").hset("h", "c", 3).execute())
+    attempts = []
+
+    def bump(pipe: Any) -> None:
+        value = int(pipe.get("counter") or 0)
+        if not attempts:
+            other.set("counter", 100)  # a concurrent writer: the first EXEC must abort
+        attempts.append(value)
+        pipe.multi()
+        pipe.set("counter", value + 1)
+
+    out.append(client.transaction(bump, "counter"))
+    out.append((attempts, client.get("counter")))
+    other.close()
+    client.close()
+    return out
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_data_types_and_transactions(
+    protocol: int, redis_target: Target, respdyn_target: Target
+) -> None:
+    theirs, ours = typed_session(redis_target, protocol), typed_session(respdyn_target, protocol)
+    assert theirs == ours
+    RECORDER.extra.setdefault("clients", {})[f"redis-py types/MULTI/WATCH RESP{protocol}"] = (
+        f"{len(ours)} results identical"
+    )
+
+
+def pubsub_session(target: Target) -> list[Any]:
+    """redis-py's PubSub object: (un)subscribe confirmations, messages, pattern messages."""
+    client = redis.Redis(host=target.host, port=target.port, socket_timeout=10)
+    pubsub = client.pubsub()
+    pubsub.subscribe("news")
+    pubsub.psubscribe("w*")
+    out = [client.publish("news", "hello"), client.publish("weather", "rain"),
+           client.pubsub_numsub("news"), client.pubsub_numpat()]
+    for _ in range(4):
+        out.append(pubsub.get_message(timeout=2))
+    pubsub.unsubscribe("news")
+    out.append(pubsub.get_message(timeout=2))
+    pubsub.close()
+    client.close()
+    return out
+
+
+def test_redis_py_pubsub(redis_target: Target, respdyn_target: Target) -> None:
+    theirs, ours = pubsub_session(redis_target), pubsub_session(respdyn_target)
+    assert theirs == ours
+    RECORDER.extra.setdefault("clients", {})["redis-py PubSub"] = "identical"
+
+
+def test_redis_py_lock(redis_target: Target, respdyn_target: Target) -> None:
+    """redis-py's Lock (used by Celery, django-redis' lock(), many apps) runs Lua scripts."""
+    results = []
+    for target in (redis_target, respdyn_target):
+        client = redis.Redis(host=target.host, port=target.port, socket_timeout=10)
+        client.flushall()
+        try:
+            lock = client.lock("resource", timeout=10)
+            results.append((lock.acquire(blocking=False), lock.owned(), lock.release()))
+        except redis.RedisError as exc:
+            results.append(("error", str(exc)))
+        client.close()
+    known_client_bug("redis-py Lock", results[1] != results[0])
+    assert results[1] == results[0]
+
+
 # --- redis-cli -------------------------------------------------------------------------------
 
 needs_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli missing")

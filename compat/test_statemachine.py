@@ -92,6 +92,55 @@ GENERIC = st.one_of(
 )
 
 
+FIELDS = st.sampled_from([b"f", b"g", b"h"])
+MEMBERS = st.sampled_from([b"m", b"n", b"1", b"2"])
+SCORES = st.sampled_from([b"1", b"2.5", b"-1", b"+inf", b"0", b"x"])
+INDEXES = st.sampled_from([b"0", b"1", b"-1", b"2", b"-3", b"x"])
+
+#: the data types (random-choice commands such as SPOP/HRANDFIELD are left out: they would
+#: legitimately differ); WRONGTYPE comes from the same three keys holding any type
+TYPED = st.one_of(
+    argv(b"HSET", KEYS, FIELDS, VALUES),
+    argv(b"HSETNX", KEYS, FIELDS, VALUES),
+    argv(b"HGET", KEYS, FIELDS),
+    argv(b"HDEL", KEYS, FIELDS, FIELDS),
+    argv(b"HINCRBY", KEYS, FIELDS, INTS),
+    argv(b"HINCRBYFLOAT", KEYS, FIELDS, FLOATS),
+    argv(st.sampled_from([b"HGETALL", b"HKEYS", b"HVALS", b"HLEN"]), KEYS),
+    argv(b"HMGET", KEYS, FIELDS, FIELDS),
+    argv(st.sampled_from([b"LPUSH", b"RPUSH", b"LPUSHX", b"RPUSHX"]), KEYS, VALUES, VALUES),
+    argv(st.sampled_from([b"LPOP", b"RPOP"]), KEYS),
+    argv(b"LPOP", KEYS, st.sampled_from([b"1", b"2", b"0"])),
+    argv(b"LRANGE", KEYS, INDEXES, INDEXES),
+    argv(b"LINDEX", KEYS, INDEXES),
+    argv(b"LSET", KEYS, INDEXES, VALUES),
+    argv(b"LREM", KEYS, INDEXES, VALUES),
+    argv(b"LTRIM", KEYS, INDEXES, INDEXES),
+    argv(b"LINSERT", KEYS, st.sampled_from([b"BEFORE", b"AFTER"]), VALUES, VALUES),
+    argv(b"LMOVE", KEYS, KEYS, st.sampled_from([b"LEFT", b"RIGHT"]),
+         st.sampled_from([b"LEFT", b"RIGHT"])),
+    argv(b"LLEN", KEYS),
+    argv(b"SADD", KEYS, MEMBERS, MEMBERS),
+    argv(b"SREM", KEYS, MEMBERS),
+    argv(st.sampled_from([b"SMEMBERS", b"SCARD"]), KEYS),
+    argv(b"SISMEMBER", KEYS, MEMBERS),
+    argv(b"SMOVE", KEYS, KEYS, MEMBERS),
+    argv(st.sampled_from([b"SINTER", b"SUNION", b"SDIFF"]), KEYS, KEYS),
+    argv(st.sampled_from([b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE"]), KEYS, KEYS, KEYS),
+    argv(b"ZADD", KEYS, SCORES, MEMBERS),
+    argv(b"ZADD", KEYS, st.sampled_from([b"NX", b"XX", b"GT", b"LT", b"CH"]), SCORES, MEMBERS),
+    argv(b"ZINCRBY", KEYS, SCORES, MEMBERS),
+    argv(b"ZREM", KEYS, MEMBERS),
+    argv(b"ZSCORE", KEYS, MEMBERS),
+    argv(b"ZRANK", KEYS, MEMBERS),
+    argv(b"ZRANGE", KEYS, INDEXES, INDEXES, b"WITHSCORES"),
+    argv(b"ZRANGE", KEYS, b"-inf", b"+inf", b"BYSCORE"),
+    argv(st.sampled_from([b"ZPOPMIN", b"ZPOPMAX"]), KEYS),
+    argv(b"ZCARD", KEYS),
+    argv(st.sampled_from([b"ZUNIONSTORE", b"ZINTERSTORE"]), KEYS, b"2", KEYS, KEYS),
+)
+
+
 class Differential(RuleBasedStateMachine):
     """One pair of connections; both servers flushed before each example."""
 
@@ -117,6 +166,18 @@ class Differential(RuleBasedStateMachine):
     @rule(command=GENERIC)
     def generic_command(self, command: list[bytes]) -> None:
         self.send(command)
+
+    @rule(command=TYPED)
+    def typed_command(self, command: list[bytes]) -> None:
+        self.send(command)
+
+    @rule(commands=st.lists(st.one_of(STRINGS, TYPED), min_size=1, max_size=3))
+    def transaction(self, commands: list[list[bytes]]) -> None:
+        """MULTI, the commands (QUEUED or an error that aborts EXEC), EXEC."""
+        self.send([b"MULTI"])
+        for command in commands:
+            self.send(command)
+        self.send([b"EXEC"])
 
     @rule(db=st.sampled_from([b"0", b"1"]))
     def select(self, db: bytes) -> None:
@@ -144,7 +205,7 @@ def test_random_sequences(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=50, stateful_step_count=30, deadline=None,
+            max_examples=75, stateful_step_count=30, deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )

@@ -67,6 +67,18 @@ async function main() {
     return replies.map(([err, value]) => (err ? { error: err.message } : value));
   });
   await r("lcs", () => redis.call("LCS", "greeting", "counter"));
+  await r("hset", () => redis.hset("h", { a: "1", b: "2" }));
+  await r("hgetall", () => redis.hgetall("h"));
+  await r("hincrby", () => redis.hincrby("h", "a", 5));
+  await r("rpush", () => redis.rpush("l", "x", "y", "z"));
+  await r("lrange", () => redis.lrange("l", 0, -1));
+  await r("sadd", () => redis.sadd("s", "m1", "m2"));
+  await r("smembers", async () => (await redis.smembers("s")).sort());
+  await r("zadd", () => redis.zadd("z", 1, "a", 2.5, "b"));
+  await r("zrange", () => redis.zrange("z", 0, -1, "WITHSCORES"));
+  await r("multi", () => redis.multi().set("t", "1").incr("t").hget("h", "a").exec());
+  await r("multi-error", () => redis.multi().set("t", "1").lpush("t", "x").get("t").exec());
+  await r("wrongtype", () => redis.hget("greeting", "f"));
   await redis.quit();
   process.stdout.write(out.map((entry) => JSON.stringify(entry)).join("\n") + "\n");
 }
