@@ -12,6 +12,7 @@ A command decodes the whole value and orders it with `sortedcontainers.SortedLis
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from respdyn import errors
-from respdyn.commands.args import to_float, to_int
+from respdyn.commands.args import to_int
 from respdyn.commands.context import Context
 from respdyn.commands.keys import parse_cursor
 from respdyn.commands.registry import CommandTable
@@ -99,6 +100,56 @@ _ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("COUNT count", "integer", "optional"),
     ),
 }
+
+# --- scores as Redis parses them (C strtod) --------------------------------------------------
+
+_STRTOD = re.compile(
+    rb"([ \t\n\v\f\r]*)([-+]?)(?:(inf(?:inity)?|nan)"
+    rb"|(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[-+]?[0-9]+)?)"
+    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?))\Z",
+    re.IGNORECASE,
+)
+
+
+def strtod(arg: bytes) -> tuple[float, bool, bool] | None:
+    """C's strtod over the whole argument: (value, leading space, out of range), or None when
+    it is not all a number. Hex floats (0x1p3) are numbers, as in C; out of range means
+    overflow to infinity or underflow to zero (strtod's ERANGE)."""
+    m = _STRTOD.match(arg)
+    if m is None:
+        return None
+    space, sign, word, hexa, dec = m.groups()
+    text = (sign + (word or hexa or dec)).decode("ascii")
+    if word:
+        return float(text), bool(space), False
+    if hexa:
+        try:
+            value = float.fromhex(text)
+        except OverflowError:
+            return math.copysign(math.inf, -1.0 if sign == b"-" else 1.0), bool(space), True
+        digits = hexa[2:].split(b"p")[0].split(b"P")[0]
+    else:
+        value = float(text)
+        digits = dec.lower().split(b"e")[0]
+    lost = math.isinf(value) or (value == 0 and digits.strip(b"0.") != b"")
+    return value, bool(space), lost
+
+
+def to_score(arg: bytes, error: errors.ReplyError | None = None) -> float:
+    """Redis' getDoubleFromObject: no leading space, no NaN, nothing out of range."""
+    parsed = strtod(arg)
+    if parsed is None or parsed[1] or parsed[2] or math.isnan(parsed[0]):
+        raise error or errors.not_float()
+    return parsed[0]
+
+
+def to_bound(arg: bytes, error: errors.ReplyError) -> float:
+    """zslParseRange's strtod: leading space and out-of-range values allowed, NaN refused."""
+    parsed = strtod(arg)
+    if parsed is None or math.isnan(parsed[0]):
+        raise error
+    return parsed[0]
+
 
 # --- the decoded value -----------------------------------------------------------------------
 
@@ -197,8 +248,8 @@ class ScoreRange:
     def _bound(arg: bytes) -> tuple[float, bool]:
         bad = errors.ReplyError("min or max is not a float")
         if arg[:1] == b"(":
-            return to_float(arg[1:], bad), True
-        return to_float(arg, bad), False
+            return to_bound(arg[1:], bad), True
+        return to_bound(arg, bad), False
 
     def contains(self, score: float) -> bool:
         above = score > self.low if self.low_open else score >= self.low
@@ -382,7 +433,7 @@ class ZAddOptions:
                 "GT, LT, and/or NX options at the same time are not compatible")
         if opts.incr and len(rest) > 2:
             raise errors.ReplyError("INCR option supports a single increment-element pair")
-        pairs = [(to_float(rest[j]), rest[j + 1]) for j in range(0, len(rest), 2)]
+        pairs = [(to_score(rest[j]), rest[j + 1]) for j in range(0, len(rest), 2)]
         return opts, pairs
 
 
@@ -438,7 +489,7 @@ def zadd(ctx: Context, session: Session, args: list[bytes]) -> Any:
                summary="Increments the score of a member of a sorted set.",
                complexity="O(N) where N is the size of the set (rewritten whole)")
 def zincrby(ctx: Context, session: Session, args: list[bytes]) -> Any:
-    delta = to_float(args[1])
+    delta = to_score(args[1])
     return zadd_generic(ctx, session, args[0], ZAddOptions(incr=True), [(delta, args[2])])
 
 
@@ -634,7 +685,7 @@ class SetOpOptions:
             opt, left = rest[i].upper(), len(rest) - i - 1
             if opt == b"WEIGHTS" and left >= len(keys):
                 bad = errors.ReplyError("weight value is not a float")
-                weights = tuple(to_float(w, bad) for w in rest[i + 1 : i + 1 + len(keys)])
+                weights = tuple(to_score(w, bad) for w in rest[i + 1 : i + 1 + len(keys)])
                 i += len(keys)
             elif opt == b"AGGREGATE" and left >= 1 and rest[i + 1].upper() in _AGGREGATES:
                 aggregate = rest[i + 1].upper()
