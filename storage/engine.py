@@ -34,7 +34,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 from sortedcontainers import SortedList
@@ -72,6 +72,7 @@ from storage.errors import (
 from storage.iterators import level_iter, merge, visible
 from storage.memtable import MemTable
 from storage.options import Options
+from storage.snapshot import Snapshot, pinned_scan
 from storage.sstable import KIND_DELETE, KIND_PUT, Table
 from storage.version import NUM_LEVELS, FileMeta, Version, VersionEdit
 from storage.wal import WAL_MAGIC, LogReader, LogWriter, sync_dir
@@ -115,62 +116,6 @@ class _Writer:
         #: this writer's own condition (on the engine mutex), made only if it has to wait, so
         #: a finished group wakes exactly its followers and the next leader (LevelDB's design).
         self.cv: threading.Condition | None = None
-
-
-class Snapshot:
-    """A read-only view at one sequence number (LevelDB's snapshot: only a sequence).
-
-    While it is live the engine keeps every version it can see: memtables keep overwritten
-    versions in their chains, flushes and compactions keep the newest version at or below the
-    oldest snapshot. So a snapshot costs the space of the versions it keeps, never whole files
-    or memtables. Release it (or use `with`); a scan of a snapshot pins its tables until the
-    iterator is exhausted or closed.
-
-    Caveat: Options.compaction_filter may turn a value into a tombstone while a snapshot that
-    was taken during that compaction can see it; the filter is meant for values the layer above
-    already treats as absent (expired), so that view does not change for it.
-    """
-
-    def __init__(self, engine: Engine, seq: int) -> None:
-        self._engine = engine
-        self.seq = seq
-        self._released = False
-
-    def get(self, key: bytes) -> bytes | None:
-        self._check()
-        return self._engine._read(key, self.seq)
-
-    def scan(
-        self, start: bytes | None = None, end: bytes | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        self._check()
-        return self._engine._open_scan(start, end, self.seq, owns_seq=False)
-
-    def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._engine._release_seq(self.seq)
-
-    def _check(self) -> None:
-        if self._released:
-            raise ClosedError("snapshot was released")
-
-    def __enter__(self) -> Snapshot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _pinned_scan(entries: Iterator, release: Callable[[], None]) -> Iterator[tuple[bytes, bytes]]:
-    """The scan generator. It is advanced past `try` before it is handed out, so its `finally`
-    (the unpin) runs when it is exhausted, closed, or garbage-collected, even if the caller never
-    reads from it."""
-    try:
-        yield None  # type: ignore[misc]  # priming step, consumed by _open_scan
-        yield from entries
-    finally:
-        release()
 
 
 class Engine:
@@ -772,7 +717,7 @@ class Engine:
                 released.append(True)
                 self._unpin(version, owned)
 
-        it = _pinned_scan(entries, release)
+        it = pinned_scan(entries, release)
         next(it)
         return it
 
