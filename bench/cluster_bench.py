@@ -85,6 +85,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--pipeline", type=int, default=1)
     parser.add_argument("--size", type=int, default=3, help="value size in bytes")
+    parser.add_argument("--timeout-ms", type=int, default=5000,
+                        help="the cluster's quorum timeout (generous: a loaded machine can stall "
+                        "a process for a second, and redis-benchmark stops at the first error)")
     args = parser.parse_args()
     if shutil.which("redis-benchmark") is None:
         sys.exit("redis-benchmark is missing (scripts/install-redis installs it)")
@@ -98,7 +101,8 @@ def main() -> None:
         results["respdyn 1 node"] = run_benchmark(single.port, args)
         single.stop()
         cluster = Cluster(root / "cluster", 3, "--n", "3", "--r", "2", "--w", "2",
-                          "--fsync", "everysec", debug=False)
+                          "--fsync", "everysec",
+                          debug=False, timeout_ms=args.timeout_ms)
         stack.callback(cluster.stop)
         cluster.start()
         results[CLUSTER] = run_benchmark(cluster.nodes[0].port, args)

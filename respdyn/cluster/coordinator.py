@@ -38,7 +38,7 @@ from respdyn import errors
 from respdyn.cluster import dvv, quorum
 from respdyn.cluster import messages as m
 from respdyn.cluster.membership import Membership
-from respdyn.cluster.replica import Replica
+from respdyn.cluster.replica import LWW, Replica
 from respdyn.cluster.transport import RemoteError, Transport
 
 log = logging.getLogger(__name__)
@@ -141,12 +141,10 @@ class Coordinator:
         self.stats.reads += 1
         prefs = self.preference(slot)
         op = _Read(self, raw_key, len(prefs), r)
-        local = False
-        for node in prefs:
-            if node == self.node_id:
-                local = True
-            else:
-                self.transport.call(node, m.GET, [raw_key], op.callback(node))
+        local = self.node_id in prefs
+        calls = [(node, op.callback(node)) for node in prefs if node != self.node_id]
+        if calls:
+            self.transport.call_many(calls, m.GET, [raw_key])
         if local:
             op.add(self.node_id, True, self.replica.read_raw(raw_key))
         if not op.tally.done():
@@ -156,6 +154,9 @@ class Coordinator:
             self.stats.noquorum_reads += 1
             raise errors.NoQuorum(tally.successes(), r, "replied")
         merged, merged_raw = self._merge(tally.replies())
+        if merged is not None and self.replica.policy == LWW and dvv.size(merged) > 1:
+            merged = dvv.lww(merged)  # replicas that missed each other's writes, merged here
+            merged_raw = dvv.encode(merged)
         op.merged = merged
         op.merged_raw = merged_raw
         if merged is not None:
@@ -246,9 +247,9 @@ class Coordinator:
 
             return on_reply
 
-        for node in prefs:
-            if node != self.node_id:
-                self.transport.call(node, m.STORE, [put.raw_key, encoded], callback(node))
+        calls = [(node, callback(node)) for node in prefs if node != self.node_id]
+        if calls:
+            self.transport.call_many(calls, m.STORE, [put.raw_key, encoded])
         if not tally.done():
             done.wait(self.timeout)
         if not tally.enough():

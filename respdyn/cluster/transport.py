@@ -271,19 +271,32 @@ class Transport:
     ) -> None:
         """Send `op` to `node_id`; `callback(reply or None)` exactly once, never blocking here
         beyond queueing (a failed peer answers None at once)."""
-        if node_id in self.blocked:
-            callback(None)
-            return
+        self.call_many([(node_id, callback)], op, args, timeout)
+
+    def call_many(
+        self, calls: list[tuple[str, Callback]], op: bytes, args: list[bytes],
+        timeout: float | None = None,
+    ) -> None:
+        """The same request to several nodes, encoded once (ids are per link, so one id
+        serves every peer): the fan-out of a put or a get."""
+        req_id = next(self._ids)
+        frame = m.encode_request(op, req_id, args)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        for node_id, callback in calls:
+            link = None if node_id in self.blocked else self._link(node_id)
+            if link is None:
+                callback(None)
+            else:
+                link.call(frame, req_id, callback, deadline)
+
+    def _link(self, node_id: str) -> Link | None:
         link = self.links.get(node_id)
         if link is None:
             addr = self.addresses.get(node_id)
             if addr is None:
-                callback(None)
-                return
+                return None
             link = self.links[node_id] = Link(self, node_id, addr)
-        req_id = next(self._ids)
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        link.call(m.encode_request(op, req_id, args), req_id, callback, deadline)
+        return link
 
     def is_up(self, node_id: str) -> bool | None:
         """True: connected; False: last attempt failed; None: never tried."""

@@ -24,13 +24,15 @@ def _siblings(c: redis.Redis, key: str, meta: bool = False):
 
 def _concurrent_writes(cluster, key: str) -> None:
     _partition(cluster, 1, 2)
-    cluster.client(1).set(key, "cart-a")  # node1 + node3 store it (W=2)
-    cluster.client(2).set(key, "cart-b")  # node2 + node3: node3 now holds both
-    _heal(cluster)
+    try:
+        cluster.client(1).set(key, "cart-a")  # node1 + node3 store it (W=2)
+        cluster.client(2).set(key, "cart-b")  # node2 + node3: node3 now holds both
+    finally:
+        _heal(cluster)
 
 
-def test_concurrent_writes_become_siblings_with_one_deterministic_winner(make_cluster):
-    cluster = make_cluster(3)
+def test_concurrent_writes_become_siblings_with_one_deterministic_winner(cluster3):
+    cluster = cluster3
     _concurrent_writes(cluster, "cart")
     clients = [cluster.client(k) for k in (1, 2, 3)]
     for c in clients:
@@ -47,27 +49,27 @@ def test_concurrent_writes_become_siblings_with_one_deterministic_winner(make_cl
     assert clients[0].info("cluster")["cluster_reads_with_siblings"] >= 1
 
 
-def test_resolve_collapses_and_a_concurrent_write_survives(make_cluster):
-    cluster = make_cluster(3)
-    _concurrent_writes(cluster, "cart")
+def test_resolve_collapses_and_a_concurrent_write_survives(cluster3):
+    cluster = cluster3
+    _concurrent_writes(cluster, "cart2")
     c1, c2, c3 = (cluster.client(k) for k in (1, 2, 3))
-    token, values = _siblings(c1, "cart")
+    token, values = _siblings(c1, "cart2")
     assert len(values) == 2
     # another client writes after our read and before our RESOLVE
-    c2.set("cart", "written-meanwhile")
-    assert c1.execute_command("RESOLVE", "cart", token, "cart-a+b") == b"OK"
+    c2.set("cart2", "written-meanwhile")
+    assert c1.execute_command("RESOLVE", "cart2", token, "cart-a+b") == b"OK"
     for c in (c1, c2, c3):
-        assert sorted(_siblings(c, "cart")[1]) == [b"cart-a+b", b"written-meanwhile"]
+        assert sorted(_siblings(c, "cart2")[1]) == [b"cart-a+b", b"written-meanwhile"]
     # resolving with the fresh context collapses everything to one value
-    token, _ = _siblings(c3, "cart")
-    c3.execute_command("RESOLVE", "cart", token, "final")
+    token, _ = _siblings(c3, "cart2")
+    c3.execute_command("RESOLVE", "cart2", token, "final")
     for c in (c1, c2, c3):
-        assert _siblings(c, "cart")[1] == [b"final"]
-        assert c.get("cart") == b"final"
+        assert _siblings(c, "cart2")[1] == [b"final"]
+        assert c.get("cart2") == b"final"
 
 
-def test_resolve_without_concurrency_and_plain_set_supersede(make_cluster):
-    cluster = make_cluster(3)
+def test_resolve_without_concurrency_and_plain_set_supersede(cluster3):
+    cluster = cluster3
     _concurrent_writes(cluster, "k1")
     c1 = cluster.client(1)
     token, _ = _siblings(c1, "k1")
@@ -79,13 +81,15 @@ def test_resolve_without_concurrency_and_plain_set_supersede(make_cluster):
     assert _siblings(cluster.client(1), "k2")[1] == [b"blind"]
 
 
-def test_a_delete_can_be_a_sibling(make_cluster):
-    cluster = make_cluster(3)
+def test_a_delete_can_be_a_sibling(cluster3):
+    cluster = cluster3
     cluster.client(1).set("gone", "v0")
     _partition(cluster, 1, 2)
-    assert cluster.client(2).delete("gone") == 1  # node2 + node3 store the tombstone
-    cluster.client(1).set("gone", "kept")  # node1 never saw the delete: concurrent
-    _heal(cluster)
+    try:
+        assert cluster.client(2).delete("gone") == 1  # node2 + node3 store the tombstone
+        cluster.client(1).set("gone", "kept")  # node1 never saw the delete: concurrent
+    finally:
+        _heal(cluster)
     values = _siblings(cluster.client(3), "gone")[1]
     assert sorted(values, key=lambda v: v or b"") == [None, b"kept"]
 

@@ -46,14 +46,18 @@ def quiet_port(host: str = "127.0.0.1") -> int:
 class Cluster:
     """`size` nodes named node1..nodeK; `extra` goes to every `respdyn serve`."""
 
-    def __init__(self, root: Path, size: int, *extra: str, debug: bool = True) -> None:
+    def __init__(
+        self, root: Path, size: int, *extra: str, debug: bool = True, timeout_ms: int = 3000
+    ) -> None:
+        """`timeout_ms` is the quorum wait: generous, because a loaded test machine can stall a
+        process for a second; a dead peer fails at once whatever it is."""
         cluster_ports = [quiet_port() for _ in range(size)]
         seeds = ",".join(f"node{k + 1}@127.0.0.1:{p}" for k, p in enumerate(cluster_ports))
         self.nodes = [
             RespdynProcess(
                 root / f"node{k + 1}" / "data",
                 "--node-id", f"node{k + 1}", "--cluster-port", str(cluster_ports[k]),
-                "--seeds", seeds, "--fsync", "no",
+                "--seeds", seeds, "--fsync", "no", "--cluster-timeout-ms", str(timeout_ms),
                 *(["--enable-debug-commands"] if debug else []), *extra,
             )
             for k in range(size)
