@@ -16,6 +16,7 @@ from respdyn.commands import glob
 from respdyn.commands.args import INT64_MAX, INT64_MIN, to_int
 from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
+from respdyn.commands.strings import text_of
 from respdyn.keyspace.keyspace import SLOTS
 from respdyn.keyspace.record import TYPE_NAMES, Kind
 from respdyn.protocol.reply import OK, Status
@@ -491,8 +492,8 @@ def object_encoding(ctx: Context, session: Session, args: list[bytes]) -> bytes 
     entry = ctx.keyspace.lookup(session.db, args[0])
     if entry is None:
         return None
-    if entry.kind == Kind.STRING:
-        return string_encoding(entry.payload)
+    if entry.kind in (Kind.STRING, Kind.COUNTER):
+        return string_encoding(text_of(entry))
     return _ENCODINGS[Kind(entry.kind)]
 
 
@@ -528,8 +529,8 @@ def object_refcount(ctx: Context, session: Session, args: list[bytes]) -> int | 
     entry = ctx.keyspace.lookup(session.db, args[0])
     if entry is None:
         return None
-    if entry.kind == Kind.STRING:
-        value = _integer(entry.payload)
+    if entry.kind in (Kind.STRING, Kind.COUNTER):
+        value = _integer(text_of(entry))
         if value is not None and 0 <= value < _SHARED_INTEGERS:
             return _SHARED_REFCOUNT
     return 1

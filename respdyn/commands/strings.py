@@ -179,7 +179,7 @@ def set_generic(
     if opts.get or opts.nx or opts.xx or opts.keepttl:
         entry = ks.lookup(db, key)
         if opts.get and entry is not None and entry.kind != STRING:
-            _text(entry)  # a counter reads as its text; any other kind is WRONGTYPE
+            text_of(entry)  # a counter reads as its text; any other kind is WRONGTYPE
         if (opts.nx and entry is not None) or (opts.xx and entry is None):
             return _old(entry) if opts.get else abort_reply
         if opts.keepttl and entry is not None:
@@ -192,10 +192,10 @@ def set_generic(
 
 
 def _old(entry: Entry | None) -> bytes | None:
-    return None if entry is None else _text(entry)
+    return None if entry is None else text_of(entry)
 
 
-def _text(entry: Entry) -> bytes:
+def text_of(entry: Entry) -> bytes:
     """The bytes of a string-typed value: a string's payload, a counter's decimal text."""
     if entry.kind == STRING:
         return entry.payload
@@ -207,12 +207,12 @@ def _text(entry: Entry) -> bytes:
 def _lookup_text(ks: Keyspace, db: int, key: bytes) -> tuple[Entry | None, bytes]:
     """The live string-typed entry of `key` and its bytes (b"" when missing)."""
     entry = ks.lookup(db, key)
-    return entry, (b"" if entry is None else _text(entry))
+    return entry, (b"" if entry is None else text_of(entry))
 
 
 def _get_text(ks: Keyspace, db: int, key: bytes) -> bytes | None:
     entry = ks.lookup(db, key)
-    return None if entry is None else _text(entry)
+    return None if entry is None else text_of(entry)
 
 
 def _rewrite(ks: Keyspace, db: int, key: bytes, entry: Entry | None, payload: bytes) -> None:
@@ -281,7 +281,7 @@ def get(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     entry = ctx.keyspace.lookup(session.db, args[0])
     if entry is None:
         return None
-    return entry.payload if entry.kind == STRING else _text(entry)
+    return entry.payload if entry.kind == STRING else text_of(entry)
 
 
 @table.command(
@@ -349,7 +349,7 @@ def getdel(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     entry = ks.lookup(db, key)
     if entry is None:
         return None
-    text = _text(entry)
+    text = text_of(entry)
     ks.delete(db, key, entry.context)
     return text
 
@@ -366,7 +366,7 @@ def getex(ctx: Context, session: Session, args: list[bytes]) -> bytes | None:
     entry = ks.lookup(db, key)
     if entry is None:
         return None
-    text = _text(entry)
+    text = text_of(entry)
     now = ks.clock()
     expire_at = opts.expire_at("getex", now)  # validated after the lookup, as Redis does
     if expire_at and expire_at <= now:
@@ -390,7 +390,7 @@ def mget(ctx: Context, session: Session, args: list[bytes]) -> list[bytes | None
         if entry is None or entry.kind not in (STRING, COUNTER):
             out.append(None)
         else:
-            out.append(entry.payload if entry.kind == STRING else _text(entry))
+            out.append(entry.payload if entry.kind == STRING else text_of(entry))
     return out
 
 
@@ -679,7 +679,7 @@ def lcs(ctx: Context, session: Session, args: list[bytes]) -> Any:
         raise errors.ReplyError("The specified keys must contain string values")
     if problem is not None:
         raise problem
-    a, b = (b"" if e is None else _text(e) for e in entries)
+    a, b = (b"" if e is None else text_of(e) for e in entries)
     if (len(a) + 1) * (len(b) + 1) > LCS_MAX_CELLS:
         raise errors.ReplyError("Insufficient memory, failed allocating transient memory for LCS")
     rows = lcs_rows(a, b)

@@ -166,3 +166,12 @@ def test_concurrent_expire_merges_persist_wins(sides):
     sides.heal("c")
     assert sides.both("TTL", "c") == (-1, -1)
     assert sides.a("GET", "c") == b"2"
+
+
+def test_object_encoding_and_refcount_of_a_counter(call):
+    call("INCRBY", "c", "5")
+    assert call("OBJECT", "ENCODING", "c") == b"int"
+    assert call("OBJECT", "REFCOUNT", "c") == 2147483647  # shared integer, as Redis
+    call("INCRBY", "big", "123456789012")
+    assert call("OBJECT", "ENCODING", "big") == b"int"
+    assert call("OBJECT", "REFCOUNT", "big") == 1
