@@ -8,7 +8,8 @@ blocking forms through `move`, and every blocking command through `block`.
 Blocking: BLPOP and friends are flagged `blocking`, so the dispatcher takes no key lock for
 them; `block` registers with the node's notifier FIRST, then tries under the keys' locks, and
 waits for a push to one of the keys (or the timeout) before trying again. Inside EXEC they do
-not block (Redis answers as on a timeout).
+not block (Redis answers as on a timeout). A client killed while blocked gives up at its next
+look (within KILL_CHECK_S) without popping.
 """
 
 from __future__ import annotations
