@@ -40,6 +40,9 @@ def respdyn_target(request, tmp_path_factory) -> Iterator[Target]:
     if not available():
         pytest.skip(f"{request.param}: not available in this tree yet")
     with start(tmp_path_factory.mktemp(request.param)) as target:
+        targets = RECORDER.extra.setdefault("targets", [])
+        if request.param not in targets:
+            targets.append(request.param)
         yield target
 
 

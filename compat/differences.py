@@ -122,6 +122,13 @@ DIFFERENCES: list[Difference] = [
       when=lambda argv: len(argv) == 3 and argv[2].lower().lstrip(b"+-").startswith(b"0x")),
 ]
 
+DIFFERENCES.append(D(
+    "hincrbyfloat", n.anything, "hexadecimal floats, as INCRBYFLOAT: `HSET h hexinc 10 hex "
+    "0x10`, `HINCRBYFLOAT h hexinc 0x10` gives Redis \"26\", respdyn `-ERR value is not a valid "
+    "float`; `HINCRBYFLOAT h hex 1` gives Redis \"17\", respdyn `-ERR hash value is not a "
+    "float` (ZADD/ZINCRBY/ZRANGEBYSCORE accept hexadecimal scores like Redis)", kind="bug",
+    name="hex-float", when=lambda argv: len(argv) == 4 and argv[2].startswith(b"hex")))
+
 #: calls whose stored value is the hex float above (INCRBYFLOAT on "0x10")
 HEX_KEYS = (b"hexv",)
 DIFFERENCES.insert(-1, D(

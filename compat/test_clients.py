@@ -303,7 +303,7 @@ def known_client_bug(name: str, failed: bool) -> None:
     if declared is None:
         return
     assert failed, f"{name} works now: remove it from differences.CLIENT_BUGS"
-    RECORDER.extra.setdefault("clients", {})[name] = f"known bug: {declared}"
+    RECORDER.extra.setdefault("clients", {})[name] = f"fails (declared): {declared}"
     pytest.xfail(declared)
 
 
