@@ -146,6 +146,14 @@ CLIENT_BUGS: dict[str, str] = {
     # with SIGSEGV parsing COMMAND DOCS (HSET/ZADD… `block` arguments without `arguments`)
 }
 
+#: INFO fields Redis 7.0 has that respdyn leaves out, among those clients read
+#: (compat/test_clients.py INFO_FIELDS), and why
+INFO_MISSING: dict[str, str] = {
+    "cluster_enabled": "bug (single node only): INFO has no `# Cluster` section, Redis always "
+    "reports `cluster_enabled:0`; tools that pick cluster mode from it (RedisInsight, Predis, "
+    "redis-py-cluster-style probes) read a missing field",
+}
+
 #: commands the compat suite deliberately never sends, with the reason (the report shows it)
 NOT_EXERCISED: dict[str, str] = {
     "shutdown": "stops the server under test; covered by tests/commands/test_server.py",

@@ -279,6 +279,45 @@ def test_redis_py_lock(redis_target: Target, respdyn_target: Target) -> None:
     assert results[1] == results[0]
 
 
+#: INFO fields that clients, monitoring agents and frameworks read (redis-py's info(),
+#: ioredis' ready check, Sidekiq's version check, the Prometheus exporter's basics…)
+INFO_FIELDS = (
+    "redis_version", "redis_mode", "os", "arch_bits", "process_id", "tcp_port",
+    "uptime_in_seconds", "uptime_in_days", "connected_clients", "blocked_clients",
+    "used_memory", "used_memory_human", "used_memory_peak", "maxmemory", "maxmemory_policy",
+    "loading", "rdb_changes_since_last_save", "rdb_last_save_time", "aof_enabled",
+    "total_connections_received", "total_commands_processed", "instantaneous_ops_per_sec",
+    "rejected_connections", "expired_keys", "evicted_keys", "keyspace_hits", "keyspace_misses",
+    "pubsub_channels", "pubsub_patterns", "role", "connected_slaves", "cluster_enabled",
+    "used_cpu_sys", "used_cpu_user", "db0",
+)
+
+
+def test_info_has_the_fields_clients_read(redis_target: Target, respdyn_target: Target) -> None:
+    """Values differ by nature (differences.py: info); the fields and their types must not."""
+    infos = []
+    for target in (redis_target, respdyn_target):
+        client = redis.Redis(host=target.host, port=target.port, socket_timeout=10)
+        client.flushall()
+        client.set("k", "v", ex=100)
+        infos.append(client.info("everything"))
+        client.close()
+    theirs, ours = infos
+    missing = [f for f in INFO_FIELDS if f in theirs and f not in ours]
+    declared = differences.INFO_MISSING
+    assert sorted(set(missing) - set(declared)) == [], missing
+    kinds = {f: (type(theirs[f]).__name__, type(ours[f]).__name__)
+             for f in INFO_FIELDS if f in theirs and f in ours}
+    assert {f: k for f, k in kinds.items() if k[0] != k[1]} == {}
+    assert ours["db0"] == theirs["db0"] == {"keys": 1, "expires": 1, "avg_ttl": ours["db0"][
+        "avg_ttl"]}
+    name = f"INFO fields clients read ({respdyn_target.name})"
+    RECORDER.extra.setdefault("clients", {})[name] = (
+        f"{len(INFO_FIELDS) - len(missing)} of {len(INFO_FIELDS)} present with Redis' types"
+        + "".join(f"; missing {f}: {declared[f]}" for f in missing)
+    )
+
+
 # --- redis-cli -------------------------------------------------------------------------------
 
 needs_cli = pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli missing")
