@@ -27,14 +27,16 @@ Encoding (integers are LEB128 varints; digits zigzag-encoded; node ids by table 
     payload := format: u8 = 0x01, nodes: count, node{count},
                elements: count, element{count}, removed: count, range{count}
     node    := length, bytes
-    element := depth, (digit: zigzag, node: index, seq){depth},
+    element := depth, (digit: zigzag, node: index, seq_delta: zigzag){depth},
                flags: u8 (bit 0: rewritten), [write_node: index, write_seq],
                value_length, value
     range   := node: index, first_seq, last_seq              (inclusive)
 
-Elements are stored in position order, ranges by node id, so equal lists encode to equal
-bytes (every replica stores the same merge). A whole value is read and rewritten by every command,
-so a list costs O(length) per command (see docs/datatypes.md).
+A seq is stored as its difference from the previous triple's seq (0 before the first), so a
+run of pushes costs one byte of seq each. Elements are stored in position order, ranges by node
+id, so equal lists encode to equal bytes (every replica stores the same merge). A whole value is
+read and rewritten by every command, so a list costs O(length) per command (see
+docs/datatypes.md).
 """
 
 from __future__ import annotations
@@ -232,96 +234,118 @@ def _unzigzag(n: int) -> int:
 
 def encode(value: ListValue) -> bytes:
     nodes: dict[bytes, int] = {}
-
-    def index(node: bytes) -> int:
-        return nodes.setdefault(node, len(nodes))
-
     body = bytearray()
-    _varint(len(value.elements), body)
+    put = _varint
+    put(len(value.elements), body)
+    last = 0  # seqs are stored as the difference from the previous triple's seq
     for e in value.elements:
-        _varint(len(e.position), body)
-        for digit, node, seq in e.position:
-            _varint(_zigzag(digit), body)
-            _varint(index(node), body)
-            _varint(seq, body)
-        if e.written is None:
+        position = e.position
+        put(len(position), body)
+        for digit, node, seq in position:
+            index = nodes.get(node)
+            if index is None:
+                index = nodes[node] = len(nodes)
+            put(digit * 2 if digit >= 0 else -digit * 2 - 1, body)
+            put(index, body)
+            delta, last = seq - last, seq
+            put(delta * 2 if delta >= 0 else -delta * 2 - 1, body)
+        written = e.written
+        if written is None:
             body.append(0)
         else:
             body.append(FLAG_REWRITTEN)
-            _varint(index(e.written[1]), body)
-            _varint(e.written[0], body)
-        _varint(len(e.value), body)
+            put(nodes.setdefault(written[1], len(nodes)), body)
+            put(written[0], body)
+        put(len(e.value), body)
         body += e.value
     ranges = [(node, r) for node, rs in sorted(value.removed.items()) for r in rs]
-    _varint(len(ranges), body)
+    put(len(ranges), body)
     for node, (first, last) in ranges:
-        _varint(index(node), body)
-        _varint(first, body)
-        _varint(last, body)
+        put(nodes.setdefault(node, len(nodes)), body)
+        put(first, body)
+        put(last, body)
     head = bytearray([FORMAT])
-    _varint(len(nodes), head)
+    put(len(nodes), head)
     for node in nodes:
-        _varint(len(node), head)
+        put(len(node), head)
         head += node
     return bytes(head + body)
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def varint(self) -> int:
-        data, pos, shift, n = self.data, self.pos, 0, 0
-        while True:
-            if pos >= len(data):
-                raise ListFormatError("list payload truncated")
-            byte = data[pos]
-            pos += 1
-            n |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                self.pos = pos
-                return n
-            shift += 7
-
-    def take(self, size: int) -> bytes:
-        end = self.pos + size
-        if end > len(self.data):
-            raise ListFormatError("list payload truncated")
-        out = self.data[self.pos : end]
-        self.pos = end
-        return out
-
-    def byte(self) -> int:
-        return self.take(1)[0]
+def _read(data: bytes, pos: int) -> tuple[int, int]:
+    """(varint at pos, position after it)."""
+    n = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        n |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return n, pos
+        shift += 7
 
 
 def decode(data: bytes) -> ListValue:
     if not data or data[0] != FORMAT:
         raise ListFormatError(f"not a list payload (format byte {data[:1]!r})")
-    r = _Reader(data)
-    r.pos = 1
     try:
-        nodes = [r.take(r.varint()) for _ in range(r.varint())]
-        elements = []
-        for _ in range(r.varint()):
-            position = tuple(
-                (_unzigzag(r.varint()), nodes[r.varint()], r.varint()) for _ in range(r.varint())
-            )
-            written = None
-            if r.byte() & FLAG_REWRITTEN:
-                node = nodes[r.varint()]
-                written = (r.varint(), node)
-            elements.append(Element(position, r.take(r.varint()), written))
-        removed: dict[bytes, list[tuple[int, int]]] = {}
-        for _ in range(r.varint()):
-            node = nodes[r.varint()]
-            removed.setdefault(node, []).append((r.varint(), r.varint()))
+        value = _decode(data)
     except IndexError:
-        raise ListFormatError("list payload refers to an unknown node") from None
-    if r.pos != len(data):
+        raise ListFormatError("list payload truncated or refers to an unknown node") from None
+    return value
+
+
+def _decode(data: bytes) -> ListValue:
+    """The decoding loop, with varints read inline (this runs for every list command)."""
+    read = _read
+    count, pos = read(data, 1)
+    nodes = []
+    for _ in range(count):
+        size, pos = read(data, pos)
+        if pos + size > len(data):
+            raise IndexError
+        nodes.append(data[pos : pos + size])
+        pos += size
+    elements = []
+    count, pos = read(data, pos)
+    seq = 0
+    for _ in range(count):
+        depth, pos = read(data, pos)
+        position = []
+        for _ in range(depth):
+            digit, pos = read(data, pos)
+            index = data[pos]  # node indexes and seq deltas are mostly one byte
+            if index < 0x80:
+                pos += 1
+            else:
+                index, pos = read(data, pos)
+            delta = data[pos]
+            if delta < 0x80:
+                pos += 1
+            else:
+                delta, pos = read(data, pos)
+            seq += delta >> 1 if not delta & 1 else -((delta + 1) >> 1)
+            position.append((digit >> 1 if not digit & 1 else -((digit + 1) >> 1),
+                             nodes[index], seq))
+        flags = data[pos]
+        pos += 1
+        written = None
+        if flags & FLAG_REWRITTEN:
+            index, pos = read(data, pos)
+            wseq, pos = read(data, pos)
+            written = (wseq, nodes[index])
+        size, pos = read(data, pos)
+        if pos + size > len(data):
+            raise IndexError
+        elements.append(Element(tuple(position), data[pos : pos + size], written))
+        pos += size
+    removed: dict[bytes, list[tuple[int, int]]] = {}
+    count, pos = read(data, pos)
+    for _ in range(count):
+        index, pos = read(data, pos)
+        first, pos = read(data, pos)
+        last, pos = read(data, pos)
+        removed.setdefault(nodes[index], []).append((first, last))
+    if pos != len(data):
         raise ListFormatError("trailing bytes after a list payload")
     return ListValue(elements, removed)
 
