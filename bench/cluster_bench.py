@@ -50,10 +50,17 @@ def _parse(out: str) -> dict[str, dict[str, float]]:
 
 
 def run_benchmark(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """{test: {rps, p50, p99}} from redis-benchmark's CSV output."""
-    argv = _argv(port, TESTS, args.requests, args.clients, args)
-    return _parse(subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                                 check=True).stdout)
+    """{test: {rps, p50, p99}} from redis-benchmark's CSV output, the best of `--repeat` runs
+    (a shared machine's stalls only ever make a run slower)."""
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(args.repeat):
+        argv = _argv(port, TESTS, args.requests, args.clients, args)
+        run = _parse(subprocess.run(argv, capture_output=True, text=True, timeout=600,
+                                    check=True).stdout)
+        for test, row in run.items():
+            if test not in best or row["rps"] > best[test]["rps"]:
+                best[test] = row
+    return best
 
 
 def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -61,7 +68,7 @@ def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str
     coordinates any key, so a cluster's clients use all of them. Throughputs add up; the
     latencies shown are the worst node's."""
     rows: dict[str, dict[str, float]] = {}
-    for test in TESTS.split(","):
+    for test in TESTS.split(",") * args.repeat:
         procs = [
             subprocess.Popen(
                 _argv(port, test, args.requests // len(ports), args.clients // len(ports), args),
@@ -71,11 +78,13 @@ def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str
         ]
         parts = [_parse(proc.communicate(timeout=600)[0]) for proc in procs]
         name = test.upper()
-        rows[name] = {
+        row = {
             "rps": sum(p[name]["rps"] for p in parts),
             "p50": max(p[name]["p50"] for p in parts),
             "p99": max(p[name]["p99"] for p in parts),
         }
+        if name not in rows or row["rps"] > rows[name]["rps"]:
+            rows[name] = row
     return rows
 
 
@@ -85,6 +94,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--pipeline", type=int, default=1)
     parser.add_argument("--size", type=int, default=3, help="value size in bytes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per server; best kept")
     parser.add_argument("--timeout-ms", type=int, default=5000,
                         help="the cluster's quorum timeout (generous: a loaded machine can stall "
                         "a process for a second, and redis-benchmark stops at the first error)")
@@ -111,7 +121,8 @@ def main() -> None:
 
 
 def print_table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
-    print(f"\nredis-benchmark -t {TESTS} -n {args.requests} -c {args.clients} "
+    print(f"\nbest of {args.repeat}: redis-benchmark -t {TESTS} -n {args.requests} "
+          f"-c {args.clients} "
           f"-P {args.pipeline} -d {args.size} -r 100000; cluster N=3 R=2 W=2, entered through "
           "node1 only, then through all three at once (clients split)\n")
     single = results["respdyn 1 node"]

@@ -122,16 +122,26 @@ class Coordinator:
         self.n, self.r, self.w = n, r, w
         self.timeout = timeout  #: seconds a quorum wait lasts at most
         self.stats = Stats()
+        self._cached_ring: Any = None
+        self._prefs: dict[int, list[str]] = {}
         transport.handler = self.handle
 
     # -- placement -----------------------------------------------------------------------------
 
     def preference(self, slot: int) -> list[str]:
         ring = self.membership.ring
-        return ring.preference_list(ring.partition_of_slot(slot), self.n)
+        return self.partition_preference(ring.partition_of_slot(slot))
 
     def partition_preference(self, partition: int) -> list[str]:
-        return self.membership.ring.preference_list(partition, self.n)
+        """The partition's N nodes, cached per ring (rings are immutable; a new one, after a
+        membership change, starts a new cache). Callers must not modify the list."""
+        ring = self.membership.ring
+        if ring is not self._cached_ring:
+            self._cached_ring, self._prefs = ring, {}
+        prefs = self._prefs.get(partition)
+        if prefs is None:
+            prefs = self._prefs[partition] = ring.preference_list(partition, self.n)
+        return prefs
 
     # -- reads ---------------------------------------------------------------------------------
 
