@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from weakref import WeakSet
+from weakref import WeakKeyDictionary, WeakSet
 
 from gevent.event import Event
 
@@ -66,9 +66,10 @@ class Notifier:
         self._waiters: dict[KeyName, list[Event]] = {}
         #: write counters of watched keys: key -> (watching sessions, [version])
         self.watched: dict[KeyName, tuple[WeakSet[Session], list[int]]] = {}
-        #: channel / pattern -> subscribed sessions (insertion ordered)
-        self.channels: dict[bytes, dict[Session, None]] = {}
-        self.patterns: dict[bytes, dict[Session, None]] = {}
+        #: channel / pattern -> subscribed sessions, held weakly (a client that disconnects
+        #: without unsubscribing disappears with its session)
+        self.channels: dict[bytes, WeakKeyDictionary[Session, None]] = {}
+        self.patterns: dict[bytes, WeakKeyDictionary[Session, None]] = {}
         self._matchers: dict[bytes, Callable[[bytes], bool]] = {}
         #: the cluster fan-out: called after a local push / publish (None on a single node)
         self.on_key_changed: Callable[[int, bytes], None] | None = None
@@ -147,7 +148,10 @@ class Notifier:
 
     def subscribe(self, session: Session, channel: bytes, pattern: bool) -> None:
         table = self.patterns if pattern else self.channels
-        table.setdefault(channel, {})[session] = None
+        sessions = table.get(channel)
+        if sessions is None:
+            sessions = table[channel] = WeakKeyDictionary()
+        sessions[session] = None
         if pattern and channel not in self._matchers:
             self._matchers[channel] = glob.matcher(channel)
 
@@ -166,16 +170,20 @@ class Notifier:
         session layer does not call back on close)."""
         table = self.patterns if pattern else self.channels
         sessions = table.get(channel)
-        if not sessions:
+        if sessions is None:
             return []
         live = []
         for session in list(sessions):
             subs = subscriptions(session)
             mine = None if subs is None else (subs.patterns if pattern else subs.channels)
             if session.closed or mine is None or channel not in mine:
-                self.unsubscribe(session, channel, pattern)
+                sessions.pop(session, None)
             else:
                 live.append(session)
+        if not live:  # every subscriber left (or was collected)
+            del table[channel]
+            if pattern:
+                self._matchers.pop(channel, None)
         return live
 
     def publish(self, channel: bytes, message: bytes) -> int:

@@ -118,3 +118,19 @@ def test_cluster_fan_out_hooks_are_called_for_local_publishes(call):
     got.clear()
     assert notify.of(call.ctx).deliver(b"c", b"remote") == 1
     assert got == [Push([b"message", b"c", b"remote"])] and len(seen) == 1
+
+
+def test_a_subscriber_that_disappears_without_unsubscribing_leaves_nothing(call):
+    import gc
+
+    gone, _ = subscriber(call)
+    gone("SUBSCRIBE", "c")
+    gone("PSUBSCRIBE", "p*")
+    call.ctx.sessions.close(gone.session)
+    del gone
+    gc.collect()
+    notifier = notify.of(call.ctx)
+    assert len(notifier.channels[b"c"]) == 0  # held weakly: gone with the session
+    assert call("PUBSUB", "NUMSUB", "c") == [b"c", 0]
+    assert call("PUBSUB", "NUMPAT") == 0
+    assert not notifier.channels and not notifier.patterns
