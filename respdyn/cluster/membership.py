@@ -46,6 +46,7 @@ class Membership:
     """The member table and the ring computed from it."""
 
     RETRY = 0.2  #: seconds between HELLO attempts to seeds that have not answered
+    NAMED_ROUNDS = 50  #: attempts to greet a `node_id@host:port` seed before leaving it to links
 
     def __init__(
         self, me: Member, transport: Transport, seeds: list[str], q: int = DEFAULT_Q
@@ -62,7 +63,7 @@ class Membership:
             if addr == own or node_id == me.node_id:
                 continue
             if node_id is not None:
-                self._add(Member(node_id, "", f"{addr[0]}:{addr[1]}"))
+                self._add(Member(node_id, "", f"{addr[0]}:{addr[1]}"))  # greeted in start()
             else:
                 self.waiting.append(addr)
         self.ring = Ring.initial(self.members, q)
@@ -74,8 +75,7 @@ class Membership:
         return not self.waiting
 
     def start(self) -> None:
-        if self.waiting:
-            self._greenlet = gevent.spawn(self._bootstrap)
+        self._greenlet = gevent.spawn(self._bootstrap)
 
     def stop(self) -> None:
         if self._greenlet is not None:
@@ -102,15 +102,24 @@ class Membership:
         self.transport.addresses[member.node_id] = parse_addr(member.cluster_addr)
 
     def _bootstrap(self) -> None:
-        while self.waiting:
-            for addr in list(self.waiting):
+        """HELLO every seed until it answered; named seeds too (for their client addresses,
+        shown by DYNAMO MEMBERS), but those do not hold `complete` back and are given up on
+        after a while (their links introduce them when they come up)."""
+        named = [parse_addr(m.cluster_addr) for m in self.members.values() if not m.client_addr]
+        rounds = 0
+        while self.waiting or (named and rounds < self.NAMED_ROUNDS):
+            for addr in [*self.waiting, *named]:
                 answer = self.transport.hello(addr, timeout=self.RETRY * 5)
-                if answer is not None:
-                    self.learn(*answer)
-                    self.waiting.remove(addr)
-            if self.waiting:
+                if answer is None:
+                    continue
+                self.learn(*answer)
+                for pending in (self.waiting, named):
+                    if addr in pending:
+                        pending.remove(addr)
+            rounds += 1
+            if self.waiting or named:
                 gevent.sleep(self.RETRY)
-        log.info("membership complete: %s", ", ".join(sorted(self.members)))
+        log.info("membership: %s", ", ".join(sorted(self.members)))
 
     def state(self, node_id: str) -> str:
         if node_id == self.me.node_id:

@@ -26,6 +26,13 @@ def test_members_and_ring_are_the_same_on_every_node(cluster5):
     members = cluster5.client(1).execute_command("DYNAMO", "MEMBERS")
     assert [m[0] for m in members] == [f"node{k}".encode() for k in range(1, 6)]
     assert members[0][3] == b"self"
+    # every node greets its seeds at start, so client addresses are known without traffic
+    expected = [f"{n.host}:{n.port}".encode() for n in cluster5.nodes]
+    deadline = time.monotonic() + 10
+    while [m[1] for m in members] != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        members = cluster5.client(3).execute_command("DYNAMO", "MEMBERS")
+    assert [m[1] for m in members] == expected
 
 
 def test_each_key_is_on_exactly_n_disks(cluster5):
