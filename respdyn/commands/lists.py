@@ -8,13 +8,14 @@ blocking forms through `move`, and every blocking command through `block`.
 Blocking: BLPOP and friends are flagged `blocking`, so the dispatcher takes no key lock for
 them; `block` registers with the node's notifier FIRST, then tries under the keys' locks, and
 waits for a push to one of the keys (or the timeout) before trying again. Inside EXEC they do
-not block (Redis answers as on a timeout). A client killed while blocked gives up at its next
-look (within KILL_CHECK_S) without popping.
+not block (Redis answers as on a timeout). A client killed (CLIENT KILL) or hung up while
+blocked gives up at its next look (on a push, or within KILL_CHECK_S) without popping.
 """
 
 from __future__ import annotations
 
 import math
+import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,10 +38,10 @@ from respdyn.session import Session
 table = CommandTable("list")
 
 LIST = Kind.LIST
-#: seconds between checks that a blocked client was not killed (CLIENT KILL cannot wake us)
+#: seconds between checks that a blocked client was not killed or did not hang up
 KILL_CHECK_S = 1.0
 #: session.extra key of a blocked client's event: setting it makes the client look again
-#: (and give up if its session is closed): the hook for the connection's EOF detection
+#: (and give up if its session is closed or its peer hung up)
 BLOCKED = "blocked"
 
 
@@ -468,8 +469,8 @@ def _wait_and_retry(
     the attempt and the wait is not missed."""
     db, slice_, first = session.db, notify.of(ctx).poll_interval or KILL_CHECK_S, True
     while True:
-        if session.closed or session.close_after_reply:
-            return NULL_ARRAY  # killed while blocked: never pop for a client that is gone
+        if session.closed or session.close_after_reply or (not first and hung_up(session)):
+            return NULL_ARRAY  # never pop for a client that is gone
         event.clear()
         held = ctx.keylocks.acquire(db, keys)
         try:
@@ -483,6 +484,21 @@ def _wait_and_retry(
         if wait is not None and wait <= 0:
             return NULL_ARRAY
         event.wait(slice_ if wait is None else min(wait, slice_))
+
+
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
+
+
+def hung_up(session: Session) -> bool:
+    """Did the client close its connection while blocked? The connection does not read while
+    a command runs, so the blocked command asks the kernel itself: a zero-timeout poll of the
+    client's socket for hang-up (POLLRDHUP: the peer closed its side), which consumes nothing
+    (a command the client pipelined after the BLPOP stays unread)."""
+    if session.fd < 0:
+        return False
+    poller = select.poll()
+    poller.register(session.fd, _GONE)
+    return any(events & _GONE for _, events in poller.poll(0))
 
 
 def _lenient(first: bool, fn: Callable[[], Any]) -> Any:

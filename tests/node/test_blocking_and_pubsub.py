@@ -144,10 +144,8 @@ def test_exec_fails_when_a_watched_key_changed(node, r):
     other.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the connection does not watch its socket while a command "
-                   "runs, so a client that hangs up while blocked still pops one element "
-                   "(hook needed: set session.closed and session.extra['blocked'] on EOF)")
 def test_a_client_that_hangs_up_while_blocked_takes_nothing(node, r):
+    """The push wakes the dead client's BLPOP; it sees the hang-up and leaves the element."""
     with socket.create_connection((node.host, node.port), timeout=WAIT) as sock:
         sock.sendall(b"BLPOP gone 0\r\n")
         wait_for_blocked(r, "blpop")
@@ -156,3 +154,17 @@ def test_a_client_that_hangs_up_while_blocked_takes_nothing(node, r):
     while time.monotonic() < deadline and r.llen("gone") == 1:
         time.sleep(0.05)
     assert r.lrange("gone", 0, -1) == [b"precious"]
+
+
+def test_a_command_pipelined_behind_a_blocked_pop_is_not_a_hang_up(node, r):
+    with socket.create_connection((node.host, node.port), timeout=WAIT) as sock:
+        sock.sendall(b"BLPOP piped 0\r\nPING\r\n")
+        wait_for_blocked(r, "blpop")
+        r.rpush("piped", "v")
+        expected = b"*2\r\n$5\r\npiped\r\n$1\r\nv\r\n+PONG\r\n"
+        data = b""
+        while len(data) < len(expected):
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        assert data == expected
