@@ -94,6 +94,10 @@ WAL_SYNC_INTERVAL_S = 1.0
 PROCESS_MERGE_MIN_BYTES = 2 * 1024 * 1024
 #: memtables with at least this many keys are written to SSTables by the flush worker process.
 PROCESS_FLUSH_MIN_ENTRIES = 4096
+#: while the previous memtable is still being flushed, the active one may grow to this many
+#: times Options.memtable_bytes before writers stall (RocksDB's soft/hard write-buffer limit):
+#: a flush that takes a little longer than filling a memtable no longer stops every writer.
+MEMTABLE_OVERFILL = 2
 #: keys per tombstone batch in delete_range.
 DELETE_RANGE_BATCH = 1000
 
@@ -598,6 +602,8 @@ class Engine:
             elif self._mem.bytes < opts.memtable_bytes:
                 return
             if self._imm is not None:
+                if not force and self._mem.bytes < opts.memtable_bytes * MEMTABLE_OVERFILL:
+                    return  # keep writing while the flush runs, up to the hard limit
                 self._stall("immutable memtable still flushing")
             elif len(self._version.levels[0]) >= opts.level0_stop_writes and not force:
                 self._stall("too many level-0 files")

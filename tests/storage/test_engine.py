@@ -113,7 +113,7 @@ def test_dataset_ten_times_the_memtable_reads_back_after_reopen(db_path, make_op
         db.put(k((i * 7919) % n), b"%d" % i + b"v" * 80)
     assert db.wait_idle(30)
     stats = db.stats()
-    assert stats["flushes"] >= 10 and stats["compactions"] >= 1
+    assert stats["flushes"] >= 5 and stats["compactions"] >= 1  # memtables overfill up to 2x
     db.close()
     db = storage.open(db_path, opts)
     try:
