@@ -107,6 +107,7 @@ class Pair:
         self.conns: dict[str, tuple[RawConnection, RawConnection]] = {}
         self.current = "main"
         self.pending: dict[str, tuple[str, list[bytes]]] = {}  #: last command sent per conn
+        self.queued: dict[str, list[tuple[str, list[bytes]]]] = {}  #: in MULTI, per conn
         self.failures: list[str] = []  #: undeclared differences, collected to show them all
 
     def _open(self, name: str) -> tuple[RawConnection, RawConnection]:
@@ -154,10 +155,51 @@ class Pair:
         expected, actual = ref.call(argv), dut.call(argv)
         key = command_key(argv, self.known)
         self.pending[name] = (key, argv)
-        result = self._compare(key, argv, expected, actual, where, record)
+        queue = self.queued.get(name)
+        if key == "exec" and queue is not None:
+            del self.queued[name]
+            result = self._compare_exec(queue, argv, expected, actual, where, record)
+        else:
+            result = self._compare(key, argv, expected, actual, where, record)
+        self._track_multi(name, key, argv, expected[0])
         if key == "quit":
             self._expect_closed(name)
         return result
+
+    def _track_multi(self, name: str, key: str, argv: list[bytes], reply: Any) -> None:
+        """Remember what a MULTI queued, so EXEC's replies can be judged one by one."""
+        if key == "multi" and reply == Tagged("+", b"OK"):
+            self.queued[name] = []
+        elif key in ("discard", "reset", "quit"):
+            self.queued.pop(name, None)
+        elif name in self.queued and reply == Tagged("+", b"QUEUED"):
+            self.queued[name].append((key, argv))
+
+    def _compare_exec(
+        self, queue: list[tuple[str, list[bytes]]], argv: list[bytes],
+        expected: tuple[Any, bytes], actual: tuple[Any, bytes], where: str, record: bool,
+    ) -> tuple[Any, Any]:
+        """EXEC's array holds the queued commands' replies: each is compared like the command
+        itself (a queued SMEMBERS keeps its declared order-free normal form)."""
+        theirs, ours = expected[0], actual[0]
+        if expected[1] == actual[1] or not (
+            isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours)
+            == len(queue)
+        ):
+            return self._compare("exec", argv, expected, actual, where, record)
+        recorder = RECORDER if record else Recorder()
+        recorder.record("exec", "identical")
+        for (key, queued), mine, other in zip(queue, theirs, ours, strict=True):
+            if mine == other:
+                continue
+            diff = differences.find(key, queued)
+            if diff is None or diff.normalise(mine) != diff.normalise(other):
+                self.failures.append(
+                    f"undeclared difference for {key} inside EXEC: {where} {queued!r}\n"
+                    f"  redis:   {to_text(mine)[:400]}\n  respdyn: {to_text(other)[:400]}")
+            else:
+                recorder.record(key, "bug" if diff.kind == "bug" else "differs", diff.id)
+        return theirs, ours
 
     def _compare(
         self, key: str, argv: list[bytes], expected: tuple[Any, bytes],

@@ -429,7 +429,7 @@ def test_redis_benchmark_runs_clean(pipeline: str, respdyn_target: Target) -> No
     tests = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"]
     proc = subprocess.run(
         ["redis-benchmark", "-h", respdyn_target.host, "-p", str(respdyn_target.port),
-         "-n", "1000", "-c", "10", "-P", pipeline, "-t", "ping,set,get,incr,mset", "--csv"],
+         "-n", "500", "-c", "10", "-P", pipeline, "-t", "ping,set,get,incr,mset", "--csv"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr

@@ -205,7 +205,7 @@ def test_random_sequences(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=75, stateful_step_count=30, deadline=None,
+            max_examples=50, stateful_step_count=25, deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
