@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from respdyn.commands.notify import Notifier
 from respdyn.keyspace.locks import KeyLocks
 from respdyn.session import SessionRegistry
 
@@ -66,6 +67,8 @@ class Context:
     stats: Stats = field(default_factory=Stats)
     #: per-key locks held by write commands (read-modify-write atomicity on this node)
     keylocks: KeyLocks = field(default_factory=KeyLocks)
+    #: node-local events: blocked pops, WATCH versions, pub/sub (cluster-aware in node.py)
+    notifier: Notifier = field(default_factory=Notifier)
     started_at: float = field(default_factory=time.time)
     #: wall-clock seconds of the last successful SAVE/flush (LASTSAVE)
     last_save: int = field(default_factory=lambda: int(time.time()))

@@ -22,7 +22,6 @@ from weakref import WeakKeyDictionary, WeakSet
 from gevent.event import Event
 
 from respdyn.commands import glob
-from respdyn.keyspace import layout
 from respdyn.protocol.reply import Push
 
 if TYPE_CHECKING:
@@ -221,57 +220,31 @@ def _push(session: Session, value: Any) -> int:
 
 
 def watch_writes(keyspace: Keyspace, notifier: Notifier) -> None:
-    """Let WATCH see every write that reaches the keyspace: its put/delete/flush methods are
-    wrapped on this instance, so a watched key's counter moves on a real write (a SET of the
-    same value too, a DEL of a missing key not: Redis' rule) and nothing else changes."""
-    put, delete = keyspace.put, keyspace.delete
-    flushdb, flushall = keyspace.flushdb, keyspace.flushall
+    """Let WATCH see every write that reaches the keyspace (its on_write/on_flush hooks): a
+    watched key's counter moves on a real write (a SET of the same value too, a DEL of a
+    missing key not: Redis' rule) and on a flush of its database if it exists (Redis 7.0)."""
 
-    def put_watched(db: int, key: bytes, *args: Any, **kwargs: Any) -> None:
-        put(db, key, *args, **kwargs)
+    def written(db: int, key: bytes) -> None:
         if notifier.watched:
             notifier.written(db, [key])
 
-    def delete_watched(db: int, key: bytes, *args: Any, **kwargs: Any) -> None:
-        delete(db, key, *args, **kwargs)
-        if notifier.watched:
+    def flushing(dbs: list[int]) -> None:
+        for db, key in [(db, key) for db, key in notifier.watched
+                        if db in dbs and keyspace.exists(db, key)]:
             notifier.written(db, [key])
 
-    def flushed(dbs: range | list[int]) -> list[KeyName]:
-        """The watched keys of `dbs` that exist: a flush changes them (Redis 7.0)."""
-        return [(db, key) for db, key in notifier.watched
-                if db in dbs and keyspace.exists(db, key)]
-
-    def flushdb_watched(db: int) -> None:
-        doomed = flushed([db])
-        flushdb(db)
-        for wdb, key in doomed:
-            notifier.written(wdb, [key])
-
-    def flushall_watched() -> None:
-        doomed = flushed(range(layout.DATABASES))
-        flushall()
-        for wdb, key in doomed:
-            notifier.written(wdb, [key])
-
-    keyspace.put = put_watched  # type: ignore[method-assign]
-    keyspace.delete = delete_watched  # type: ignore[method-assign]
-    keyspace.flushdb = flushdb_watched  # type: ignore[method-assign]
-    keyspace.flushall = flushall_watched  # type: ignore[method-assign]
+    keyspace.on_write = written
+    keyspace.on_flush = flushing
 
 
 def install(ctx: Context, notifier: Notifier) -> Notifier:
     """Give the node its notifier (node.build_context, before any dispatcher is built), and let
     it see the keyspace's writes for WATCH."""
-    ctx.__dict__["notifier"] = notifier
+    ctx.notifier = notifier
     watch_writes(ctx.keyspace, notifier)
     return notifier
 
 
 def of(ctx: Context) -> Notifier:
-    """The node's notifier. node.build_context installs it (cluster-aware); a bare Context
-    (tests) gets a local one on first use, without WATCH's write counters."""
-    notifier = ctx.__dict__.get("notifier")
-    if notifier is None:
-        notifier = ctx.__dict__["notifier"] = Notifier()
-    return notifier
+    """The node's notifier (node.build_context installs it, cluster-aware)."""
+    return ctx.notifier

@@ -60,6 +60,10 @@ class Keyspace:
         #: kinds whose concurrent siblings merge (CRDTs: counters, sets, hashes, ...) instead
         #: of resolving to one winner; wired by node.py from the type modules
         self.mergers: dict[int, Merge] = mergers or {}
+        #: called with (db, key) after every put/delete (WATCH's "was it written since")
+        self.on_write: Callable[[int, bytes], None] | None = None
+        #: called with the databases about to be flushed, before the flush (WATCH)
+        self.on_flush: Callable[[list[int]], None] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -117,10 +121,14 @@ class Keyspace:
         """Write a value; `context` None is a blind write superseding every known version."""
         sibling = Sibling(kind, payload, expire_at, self.clock(), self.node_id)
         self.store.write(layout.data_key(db, key), sibling, context)
+        if self.on_write is not None:
+            self.on_write(db, key)
 
     def delete(self, db: int, key: bytes, context: bytes | None = None) -> None:
         sibling = Sibling(Kind.STRING, b"", 0, self.clock(), self.node_id, tombstone=True)
         self.store.write(layout.data_key(db, key), sibling, context)
+        if self.on_write is not None:
+            self.on_write(db, key)
 
     def remove(self, db: int, key: bytes) -> bool:
         """Delete if live; True if something was deleted (DEL, UNLINK, GETDEL)."""
@@ -174,9 +182,13 @@ class Keyspace:
         return None
 
     def flushdb(self, db: int) -> None:
+        if self.on_flush is not None:
+            self.on_flush([db])
         self.store.delete_range(*layout.db_range(db))
 
     def flushall(self) -> None:
+        if self.on_flush is not None:
+            self.on_flush(list(range(layout.DATABASES)))
         self.store.delete_range(*layout.all_data_range())
 
     def nonempty_dbs(self) -> dict[int, tuple[int, int]]:
