@@ -75,16 +75,19 @@ def compare(
     if raw == their_raw:
         recorder.record(key, "identical")
         return "identical"
-    diff = differences.find(key, argv, their_raw)
     shown = (f"{where} {b' '.join(argv)[:200]!r}\n  redis:   {raw[:600]!r}\n"
              f"  respdyn: {their_raw[:600]!r}")
-    if diff is None:
+    found = differences.candidates(key, argv, their_raw)
+    if not found:
         raise Undeclared(f"undeclared difference for {key}: {shown}")
-    if diff.normalise(value) != diff.normalise(their_value):
+    agreeing = [d for d in found if d.normalise(value) == d.normalise(their_value)]
+    if not agreeing:
+        diff = found[0]
         raise Undeclared(
             f"{key} differs beyond its declared normal form ({diff.reason}): {shown}\n"
             f"  normalised: {diff.normalise(value)!r} != {diff.normalise(their_value)!r}"
         )
+    diff = agreeing[0]
     outcome = "bug" if diff.kind == "bug" else "differs"
     recorder.record(key, outcome, diff.id)
     recorder.examples.setdefault(
@@ -192,8 +195,9 @@ class Pair:
         for (key, queued), mine, other in zip(queue, theirs, ours, strict=True):
             if mine == other:
                 continue
-            diff = differences.find(key, queued)
-            if diff is None or diff.normalise(mine) != diff.normalise(other):
+            diff = next((d for d in differences.candidates(key, queued)
+                         if d.normalise(mine) == d.normalise(other)), None)
+            if diff is None:
                 self.failures.append(
                     f"undeclared difference for {key} inside EXEC: {where} {queued!r}\n"
                     f"  redis:   {to_text(mine)[:400]}\n  respdyn: {to_text(other)[:400]}")

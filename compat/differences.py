@@ -107,8 +107,12 @@ DIFFERENCES: list[Difference] = [
     D("time", n.shape, "the clock moves between the two requests"),
     D("lastsave", n.type_of, "each server's own last save time"),
     D("client|id", n.type_of, "each server numbers its own clients"),
-    D("client|list", n.type_of, "buffer/memory fields are 0; lib-name/lib-ver as Redis 7.2"),
-    D("client|info", n.type_of, "same line format as CLIENT LIST (Redis 7.2's fields)"),
+    D("client|list", n.client_fields, "as CLIENT INFO (one line per subscriber)",
+      when=has("pubsub"), name="pubsub"),
+    D("client|list", n.type_of, "buffer/memory fields are 0; lib-name/lib-ver as Redis 7.2; "
+      "other clients of the shared test server come and go"),
+    D("client|info", n.client_fields, "ids, addresses, buffer and memory figures are each "
+      "server's own (respdyn: buffers 0); lib-name/lib-ver added as Redis 7.2 does"),
     D("hello", n.masking(b"id"), "each server numbers its own clients", name="client-id"),
     D("pttl", n.within(1000), "milliseconds pass between the two requests", kind="timing"),
     # --- known bugs (the integrator fixes them; remove the entry with the fix) -----------------
@@ -122,6 +126,13 @@ DIFFERENCES: list[Difference] = [
       when=lambda argv: len(argv) == 3 and argv[2].lower().lstrip(b"+-").startswith(b"0x")),
 ]
 
+DIFFERENCES += [
+    D(command, n.client_fields_except(b"flags", b"sub", b"psub"), "a subscribed client shows "
+      "as not subscribed: after `SUBSCRIBE ch` and `PSUBSCRIBE p*` (RESP3), CLIENT INFO says "
+      "Redis `flags=P … sub=1 psub=1`, respdyn `flags=N … sub=0 psub=0`; CLIENT LIST TYPE pubsub "
+      "and CLIENT KILL TYPE pubsub miss subscribers likewise", kind="bug", name="subscribed-flags")
+    for command in ("client|info", "client|list")
+]
 DIFFERENCES.append(D(
     "hincrbyfloat", n.anything, "hexadecimal floats, as INCRBYFLOAT: `HSET h hexinc 10 hex "
     "0x10`, `HINCRBYFLOAT h hexinc 0x10` gives Redis \"26\", respdyn `-ERR value is not a valid "
@@ -190,15 +201,21 @@ TABLE_DIFFERENCES: dict[str, tuple[str, str]] = {
 }
 
 
+def candidates(command: str, argv: Args, reply: bytes = b"") -> list[Difference]:
+    """The declared differences that apply to this call (and respdyn's raw reply), in the
+    order they are tried: entries naming respdyn's exact reply first, then file order (design
+    entries before the bug entries that loosen them)."""
+    return [
+        diff for diff in sorted(DIFFERENCES, key=lambda d: not d.replies)
+        if diff.command == command and (not diff.replies or reply in diff.replies)
+        and (diff.when is None or diff.when(argv))
+    ]
+
+
 def find(command: str, argv: Args, reply: bytes = b"") -> Difference | None:
-    """The first declared difference for this call (and respdyn's raw reply), or None; an
-    entry naming respdyn's exact reply wins over the command's general entry."""
-    for diff in sorted(DIFFERENCES, key=lambda d: not d.replies):
-        if diff.command != command or (diff.replies and reply not in diff.replies):
-            continue
-        if diff.when is None or diff.when(argv):
-            return diff
-    return None
+    """The first declared difference for this call, or None."""
+    found = candidates(command, argv, reply)
+    return found[0] if found else None
 
 
 def declared_for(command: str) -> list[Difference]:

@@ -176,3 +176,32 @@ def some_channel(value: Any) -> Any:
     if isinstance(items, list) and len(items) == 3:
         return [items[0], "a channel", items[2]]
     return value
+
+
+#: CLIENT INFO/LIST fields whose values are the server's own (ids, addresses, buffers, ages)
+_CLIENT_VOLATILE = {b"id", b"addr", b"laddr", b"fd", b"age", b"idle", b"qbuf", b"qbuf-free",
+                    b"argv-mem", b"multi-mem", b"rbs", b"rbp", b"obl", b"oll", b"omem",
+                    b"tot-mem"}
+#: fields respdyn adds as Redis 7.2 does
+_CLIENT_NEWER = {b"lib-name", b"lib-ver"}
+
+
+def client_fields(value: Any, ignored: frozenset[bytes] = frozenset()) -> Any:
+    """CLIENT INFO lines: the same fields in the same order, the same values where they are
+    not the server's own (name, flags, db, sub, psub, multi, events, cmd, user, resp)."""
+    text = value.value if isinstance(value, Tagged) and value.kind == "=" else value
+    if not isinstance(text, bytes):
+        return value
+    if isinstance(value, Tagged):
+        text = text[4:]  # verbatim "txt:" prefix
+    lines = []
+    for line in text.splitlines():
+        fields = [f.partition(b"=") for f in line.split(b" ")]
+        lines.append([(k, "…" if k in _CLIENT_VOLATILE | ignored else v)
+                      for k, _, v in fields if k not in _CLIENT_NEWER])
+    return (type_of(value), lines)
+
+
+def client_fields_except(*names: bytes) -> Normaliser:
+    """client_fields with the named fields' values left out too (a known bug in them)."""
+    return lambda value: client_fields(value, frozenset(names))
