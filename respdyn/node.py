@@ -34,7 +34,7 @@ from respdyn.commands.registry import CommandTable, Registry
 from respdyn.config import ServerConfig
 from respdyn.keyspace import crdt
 from respdyn.keyspace.crdt import lists as list_crdt
-from respdyn.keyspace.keyspace import Keyspace, now_ms
+from respdyn.keyspace.keyspace import Keyspace
 from respdyn.keyspace.record import Kind
 from respdyn.keyspace.replicated import ReplicatedStore
 from respdyn.keyspace.store import LocalStore, VersionedStore, keep_unexpired
@@ -64,7 +64,7 @@ def open_engine(config: ServerConfig) -> storage.Engine:
         fsync=config.fsync,
         memtable_bytes=config.memtable_bytes,
         block_cache_bytes=config.block_cache_bytes,
-        compaction_filter=keep_unexpired(now_ms),
+        compaction_filter=keep_unexpired,
     )
     os.makedirs(config.data_dir, exist_ok=True)
     return storage.open(config.data_dir, options)

@@ -8,6 +8,7 @@ supersedes every version the store knows of).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -34,20 +35,20 @@ class VersionedStore(Protocol):
     def close(self) -> None: ...
 
 
-def keep_unexpired(now_ms: Callable[[], int]) -> storage.options.CompactionFilter:
-    """The compaction filter: drop data records whose every sibling has expired."""
+def keep_unexpired(key: bytes, value: bytes) -> bool:
+    """The compaction filter: drop single-node records whose every sibling has expired.
 
-    def keep(key: bytes, value: bytes) -> bool:
-        if not key.startswith(layout.DATA):
-            return True
-        try:
-            record = decode(value)
-        except RecordError:
-            return True  # never destroy what we cannot read
-        now = now_ms()
-        return not all(s.expired(now) for s in record.siblings)
-
-    return keep
+    A module-level function (not a closure) so the engine can hand it to its merge worker
+    process. Replicated values (dvv clocks) are kept: dropping one replica's causal history is
+    the anti-entropy layer's decision, not compaction's."""
+    if not key.startswith(layout.DATA):
+        return True
+    try:
+        record = decode(value)
+    except RecordError:
+        return True  # never destroy what we cannot read
+    now = int(time.time() * 1000)
+    return not all(s.expired(now) for s in record.siblings)
 
 
 def _direct(fn: Callable[..., Any], *args: Any) -> Any:
