@@ -6,11 +6,17 @@
 
 Workload (LevelDB's db_bench shapes): 16-byte keys, 100-byte values that compress to about half
 (a random 50-byte half, repeated once). Each engine runs in its own child process, so peak
-RSS is per engine. Phases: sequential put and random put (fsync off: Options(fsync="no") vs
-plyvel's default sync=False), random get of present keys and of absent keys, one full scan and
-short scans of 100 keys, bytes on disk after background compaction settles vs raw key+value
-bytes, and 50 writer threads doing durable writes (fsync="always" vs put(sync=True)), where
-both engines group-commit. Not a test: numbers depend on the machine and its load.
+RSS is per engine, and the parent drives both children phase by phase (respdyn's phase, then
+LevelDB's, the order alternating per phase and round), so on a shared machine both engines
+meet the same load; --repeat N runs N rounds and prints the median and range, and the ratio
+is taken within each round. Every rate also shows CPU microseconds per operation.
+
+Phases: sequential put and random put (fsync off: Options(fsync="no") vs plyvel's default
+sync=False), random get of present keys and of absent keys, one full scan and short scans of
+100 keys, bytes on disk after background compaction settles vs raw key+value bytes, a reopen
+of that store (~28x the memtable at 1M keys) with 10,000 values checked, and 50 writer threads
+doing durable writes (fsync="always" vs put(sync=True)), where both engines group-commit.
+Not a test: numbers depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -138,83 +144,195 @@ class LevelDBAdapter:
 ADAPTERS = {"respdyn": RespdynAdapter, "leveldb": LevelDBAdapter}
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: all its threads, not its children)."""
+    c, t = time.process_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
 
 
-def run_engine(
-    engine: str, n: int, value_size: int, reads: int, sync_writes: int, threads: int, workdir: str
-) -> dict:
-    w = Workload(n, value_size)
-    make = ADAPTERS[engine]
-    out: dict = {}
+class Phases:
+    """One engine's side of the benchmark, run one phase at a time on the parent's command, so
+    the parent can alternate engines phase by phase and both see the same machine load.
 
-    db = make(os.path.join(workdir, "seq"), sync=False)
-    put = db.put
-    t = timed(lambda: [put(w.seq_key(i), w.value(i)) for i in range(n)])
-    out["seq_put_per_s"] = n / t
-    db.close()
-    shutil.rmtree(os.path.join(workdir, "seq"))
+    Each phase returns {metric: value}; a rate metric also gets `<metric>_cpu_us` (CPU
+    microseconds per operation in this process). respdyn's merge worker processes are not
+    counted in its CPU time; LevelDB's compaction thread is (it lives in this process)."""
 
-    path = os.path.join(workdir, "rand")
-    db = make(path, sync=False)
-    put = db.put
-    t = timed(lambda: [put(w.rand_key(i), w.value(i)) for i in range(n)])
-    out["random_put_per_s"] = n / t
-    out["settle_s"] = timed(db.settle)
+    def __init__(
+        self,
+        engine: str,
+        n: int,
+        value_size: int,
+        reads: int,
+        sync_writes: int,
+        threads: int,
+        workdir: str,
+    ) -> None:
+        self.w = Workload(n, value_size)
+        self.make = ADAPTERS[engine]
+        self.n, self.reads, self.sync_writes, self.threads = n, reads, sync_writes, threads
+        self.workdir = workdir
+        self.rand_path = os.path.join(workdir, "rand")
+        self.db = None
+        self.rng = random.Random(1)
 
-    rng = random.Random(1)
-    hits = [w.seq_key(rng.randrange(n)) for _ in range(reads)]
-    get = db.get
-    t = timed(lambda: [get(k) for k in hits])
-    assert all(get(k) is not None for k in hits[:1000])
-    out["random_get_hit_per_s"] = reads / t
-    misses = [b"%015dx" % rng.randrange(n) for _ in range(reads)]
-    t = timed(lambda: [get(k) for k in misses])
-    out["random_get_miss_per_s"] = reads / t
+    def _rate(self, name: str, ops: int, fn) -> dict:
+        wall, cpu = timed(fn)
+        return {name: ops / wall, name + "_cpu_us": cpu * 1e6 / ops}
 
-    count = 0
+    def seq_put(self) -> dict:
+        w, path = self.w, os.path.join(self.workdir, "seq")
+        db = self.make(path, sync=False)
+        put = db.put
+        out = self._rate(
+            "seq_put_per_s", self.n, lambda: [put(w.seq_key(i), w.value(i)) for i in range(self.n)]
+        )
+        db.close()
+        shutil.rmtree(path)
+        return out
 
-    def full():
-        nonlocal count
-        count = db.scan(None, None)
+    def random_put(self) -> dict:
+        w = self.w
+        self.db = db = self.make(self.rand_path, sync=False)
+        put = db.put
+        out = self._rate(
+            "random_put_per_s",
+            self.n,
+            lambda: [put(w.rand_key(i), w.value(i)) for i in range(self.n)],
+        )
+        out["settle_s"] = timed(db.settle)[0]
+        return out
 
-    t = timed(full)
-    assert count == n, (count, n)
-    out["full_scan_keys_per_s"] = n / t
-    starts = [w.seq_key(rng.randrange(n)) for _ in range(2000)]
-    t = timed(lambda: [db.scan(s, 100) for s in starts])
-    out["scan100_per_s"] = len(starts) / t
-    out["disk_bytes"] = dir_bytes(path)
-    out["raw_bytes"] = n * (16 + value_size)
-    out.update(db.extra())
-    db.close()
-    shutil.rmtree(path)
+    def get_hit(self) -> dict:
+        hits = [self.w.seq_key(self.rng.randrange(self.n)) for _ in range(self.reads)]
+        get = self.db.get
+        out = self._rate("random_get_hit_per_s", self.reads, lambda: [get(k) for k in hits])
+        assert all(get(k) is not None for k in hits[:1000])
+        return out
 
-    path = os.path.join(workdir, "sync")
-    db = make(path, sync=True)
-    per_thread = sync_writes // threads
+    def get_miss(self) -> dict:
+        misses = [b"%015dx" % self.rng.randrange(self.n) for _ in range(self.reads)]
+        get = self.db.get
+        return self._rate("random_get_miss_per_s", self.reads, lambda: [get(k) for k in misses])
 
-    def writer(t_id: int) -> None:
-        for i in range(per_thread):
-            db.put(b"t%03d-%011d" % (t_id, i), w.value(i))
+    def full_scan(self) -> dict:
+        count = 0
 
-    ts = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
-    t0 = time.perf_counter()
-    for th in ts:
-        th.start()
-    for th in ts:
-        th.join()
-    out["sync_put_50_threads_per_s"] = per_thread * threads / (time.perf_counter() - t0)
-    db.close()
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+        def full():
+            nonlocal count
+            count = self.db.scan(None, None)
+
+        out = self._rate("full_scan_keys_per_s", self.n, full)
+        assert count == self.n, (count, self.n)
+        return out
+
+    def scan100(self) -> dict:
+        starts = [self.w.seq_key(self.rng.randrange(self.n)) for _ in range(2000)]
+        db = self.db
+        return self._rate("scan100_per_s", len(starts), lambda: [db.scan(s, 100) for s in starts])
+
+    def reopen(self) -> dict:
+        """Close, reopen (recovery: the data is ~28x the memtable), check 10k values."""
+        out = {
+            "disk_bytes": dir_bytes(self.rand_path),
+            "raw_bytes": self.n * (16 + self.w.value_size),
+        }
+        out.update(self.db.extra())
+        self.db.close()
+        wall, _ = timed(lambda: setattr(self, "db", self.make(self.rand_path, sync=False)))
+        out["reopen_s"] = wall
+        w, get = self.w, self.db.get
+        for i in random.Random(7).sample(range(self.n), min(self.n, 10_000)):
+            assert get(w.rand_key(i)) == w.value(i), ("wrong value after reopen", i)
+        out["reopen_ok"] = 1
+        self.db.close()
+        self.db = None
+        shutil.rmtree(self.rand_path)
+        return out
+
+    def sync_put(self) -> dict:
+        path, w = os.path.join(self.workdir, "sync"), self.w
+        db = self.make(path, sync=True)
+        per_thread = self.sync_writes // self.threads
+
+        def writer(t_id: int) -> None:
+            for i in range(per_thread):
+                db.put(b"t%03d-%011d" % (t_id, i), w.value(i))
+
+        def run() -> None:
+            ts = [threading.Thread(target=writer, args=(i,)) for i in range(self.threads)]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join()
+
+        out = self._rate("sync_put_50_threads_per_s", per_thread * self.threads, run)
+        db.close()
+        shutil.rmtree(path)
+        out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return out
+
+
+PHASES = (
+    "seq_put",
+    "random_put",
+    "get_hit",
+    "get_miss",
+    "full_scan",
+    "scan100",
+    "reopen",
+    "sync_put",
+)
+
+
+def child_main(args) -> None:
+    """Serve phases named one per line on stdin; answer each with one JSON line."""
+    workdir = os.path.join(args.dir, args.child)
+    os.makedirs(workdir, exist_ok=True)
+    phases = Phases(
+        args.child, args.keys, args.value_size, args.reads, args.sync_writes, args.threads, workdir
+    )
+    for line in sys.stdin:
+        res = getattr(phases, line.strip())()
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
+
+
+def run_interleaved(args, workdir: str, first: int) -> dict:
+    """One round: a child per engine; every phase runs on each engine in turn (the engine
+    that goes first alternates with `first`), so both meet the same machine load."""
+    engines = args.engines.split(",")
+    procs = {}
+    for engine in engines:
+        cmd = [sys.executable, __file__, "--child", engine, "--dir", workdir]
+        for opt in ("keys", "value_size", "reads", "sync_writes", "threads"):
+            cmd += ["--" + opt.replace("_", "-"), str(getattr(args, opt))]
+        procs[engine] = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+    results: dict = {e: {} for e in engines}
+    try:
+        for k, phase in enumerate(PHASES):
+            order = engines if (k + first) % 2 == 0 else engines[::-1]
+            for engine in order:
+                print(f"  {phase} on {engine} ...", file=sys.stderr, flush=True)
+                p = procs[engine]
+                p.stdin.write(phase + "\n")
+                p.stdin.flush()
+                line = p.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"{engine} died in phase {phase}")
+                results[engine].update(json.loads(line))
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+    return results
 
 
 ROWS = [
@@ -227,6 +345,7 @@ ROWS = [
     ("scan100_per_s", "100-key scans/s", True),
     ("sync_put_50_threads_per_s", "durable put/s, 50 threads", True),
     ("disk_bytes", "bytes on disk", False),
+    ("reopen_s", "reopen + 10k checked gets (s)", False),
     ("peak_rss_mb", "peak RSS (MB)", False),
 ]
 
@@ -239,78 +358,77 @@ def main() -> None:
     ap.add_argument("--sync-writes", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=50)
     ap.add_argument("--engines", default="respdyn,leveldb")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds; the table shows median and range"
+    )
+    ap.add_argument("--json", default=None, help="also write every round's results here")
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    workdir = args.dir or tempfile.mkdtemp(prefix="storage-bench-")
     if args.child:
-        res = run_engine(
-            args.child,
-            args.keys,
-            args.value_size,
-            args.reads,
-            args.sync_writes,
-            args.threads,
-            os.path.join(workdir, args.child),
-        )
-        print(json.dumps(res))
+        child_main(args)
         return
-    results = {}
-    for engine in args.engines.split(","):
-        os.makedirs(os.path.join(workdir, engine), exist_ok=True)
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            engine,
-            "--keys",
-            str(args.keys),
-            "--value-size",
-            str(args.value_size),
-            "--reads",
-            str(args.reads),
-            "--sync-writes",
-            str(args.sync_writes),
-            "--threads",
-            str(args.threads),
-            "--dir",
-            workdir,
-        ]
-        print(f"running {engine} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
-    if not args.dir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print_table(results, args)
+    workdir = args.dir or tempfile.mkdtemp(prefix="storage-bench-")
+    rounds = []
+    try:
+        for r in range(args.repeat):
+            print(f"round {r + 1}/{args.repeat}", file=sys.stderr, flush=True)
+            rounds.append(run_interleaved(args, os.path.join(workdir, f"r{r}"), r))
+    finally:
+        if not args.dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rounds, f, indent=1)
+    print_table(rounds, args)
 
 
-def print_table(results: dict, args) -> None:
-    engines = list(results)
-    print(f"\n{args.keys:,} keys x {args.value_size}-byte values, {os.cpu_count()} CPUs\n")
-    header = f"| {'metric':36} | " + " | ".join(f"{e:>12}" for e in engines)
-    if len(engines) == 2:
-        header += " | respdyn/LevelDB |"
-    print(header)
+def _cell(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
+
+
+def _spread(values: list[float]) -> str:
+    """median, and [min-max] when there are several rounds."""
+    if not values:
+        return "-"
+    values = sorted(values)
+    mid = _cell(values[len(values) // 2])
+    return mid if len(values) == 1 else f"{mid} [{_cell(values[0])}-{_cell(values[-1])}]"
+
+
+def print_table(rounds: list[dict], args) -> None:
+    engines = list(rounds[0])
+    both = len(engines) == 2
     print(
-        "|"
-        + "-" * 38
-        + "|"
-        + "|".join("-" * 14 for _ in engines)
-        + ("|" + "-" * 17 + "|" if len(engines) == 2 else "")
+        f"\n{args.keys:,} keys x {args.value_size}-byte values, {os.cpu_count()} CPUs, "
+        f"{len(rounds)} round(s), load {os.getloadavg()[0]:.1f}; median [min-max]\n"
     )
+    cols = [*engines, "respdyn/LevelDB (per round)"] if both else engines
+    print("| metric | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
     for key, label, _ in ROWS:
-        vals = [results[e].get(key) for e in engines]
-        line = f"| {label:36} | " + " | ".join(
-            f"{v:>12,.0f}" if v is not None and v >= 100 else f"{v:>12.2f}" for v in vals
-        )
-        if len(engines) == 2 and all(vals):
-            line += f" | {vals[0] / vals[1]:>15.2f} |"
-        print(line)
-    raw = results[engines[0]]["raw_bytes"]
+        for metric, name in ((key, label), (key + "_cpu_us", "  CPU us/op")):
+            per = [[r[e].get(metric) for r in rounds] for e in engines]
+            if all(v is None for vs in per for v in vs):
+                continue
+            cells = [_spread([v for v in vs if v is not None]) for vs in per]
+            if both and key not in ("settle_s", "reopen_s"):
+                ratios = [a / b for a, b in zip(*per, strict=True) if a and b]
+                cells.append(_spread(ratios))
+            elif both:
+                cells.append("-")
+            print(f"| {name} | " + " | ".join(cells) + " |")
     for e in engines:
-        print(f"\n{e}: raw/disk = {raw / results[e]['disk_bytes']:.2f}")
-        extra = {k: v for k, v in results[e].items() if k not in dict((r[0], 0) for r in ROWS)}
-        print("   ", extra)
+        r = rounds[-1][e]
+        print(
+            f"\n{e}: raw/disk = {r['raw_bytes'] / r['disk_bytes']:.2f}, "
+            f"reopen {r.get('reopen_s', 0):.2f}s, values correct after reopen: "
+            f"{bool(r.get('reopen_ok'))}"
+        )
+        names = {k for row in ROWS for k in (row[0], row[0] + "_cpu_us")}
+        print("   ", {k: v for k, v in r.items() if k not in names})
 
 
 if __name__ == "__main__":
