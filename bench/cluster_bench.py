@@ -20,6 +20,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from cluster_harness import Cluster
@@ -49,26 +51,32 @@ def _parse(out: str) -> dict[str, dict[str, float]]:
     return rows
 
 
-def run_benchmark(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """{test: {rps, p50, p99}} from redis-benchmark's CSV output, the best of `--repeat` runs
-    (a shared machine's stalls only ever make a run slower)."""
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        argv = _argv(port, TESTS, args.requests, args.clients, args)
-        run = _parse(subprocess.run(argv, capture_output=True, text=True, timeout=600,
-                                    check=True).stdout)
-        for test, row in run.items():
-            if test not in best or row["rps"] > best[test]["rps"]:
-                best[test] = row
-    return best
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by the server processes."""
+    total = 0.0
+    for pid in pids:
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system
+    return total
 
 
-def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """One redis-benchmark per entry node at once (the clients split between them): any node
-    coordinates any key, so a cluster's clients use all of them. Throughputs add up; the
-    latencies shown are the worst node's."""
+def listening_pid(port: int) -> int:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def measure(
+    ports: list[int], pids: list[int], args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """{test: {rps, p50, p99, cpu_us}}: one redis-benchmark per port at once (clients and
+    requests split between them), the best of `--repeat` runs (a shared machine's stalls only
+    ever make a run slower). cpu_us is the servers' CPU time per request (all their processes),
+    which the machine's other load hardly changes: the fairer basis for a ratio."""
     rows: dict[str, dict[str, float]] = {}
     for test in TESTS.split(",") * args.repeat:
+        before = _cpu_seconds(pids)
         procs = [
             subprocess.Popen(
                 _argv(port, test, args.requests // len(ports), args.clients // len(ports), args),
@@ -77,14 +85,19 @@ def run_spread(ports: list[int], args: argparse.Namespace) -> dict[str, dict[str
             for port in ports
         ]
         parts = [_parse(proc.communicate(timeout=600)[0]) for proc in procs]
+        cpu_us = (_cpu_seconds(pids) - before) / args.requests * 1e6
         name = test.upper()
         row = {
             "rps": sum(p[name]["rps"] for p in parts),
             "p50": max(p[name]["p50"] for p in parts),
             "p99": max(p[name]["p99"] for p in parts),
+            "cpu_us": cpu_us,
         }
         if name not in rows or row["rps"] > rows[name]["rps"]:
+            row["cpu_us"] = min(cpu_us, rows.get(name, row)["cpu_us"])
             rows[name] = row
+        else:
+            rows[name]["cpu_us"] = min(cpu_us, rows[name]["cpu_us"])
     return rows
 
 
@@ -105,35 +118,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         _, redis_port = stack.enter_context(redis_server(root))
-        results["redis-server"] = run_benchmark(redis_port, args)
+        results["redis-server"] = measure([redis_port], [listening_pid(redis_port)], args)
         (root / "single").mkdir()
         single = stack.enter_context(respdyn(root / "single" / "data", "--fsync", "everysec"))
-        results["respdyn 1 node"] = run_benchmark(single.port, args)
+        results["respdyn 1 node"] = measure([single.port], [single.proc.pid], args)
         single.stop()
         cluster = Cluster(root / "cluster", 3, "--n", "3", "--r", "2", "--w", "2",
-                          "--fsync", "everysec",
-                          debug=False, timeout_ms=args.timeout_ms)
+                          "--fsync", "everysec", debug=False, timeout_ms=args.timeout_ms)
         stack.callback(cluster.stop)
         cluster.start()
-        results[CLUSTER] = run_benchmark(cluster.nodes[0].port, args)
-        results[SPREAD] = run_spread([node.port for node in cluster.nodes], args)
+        pids = [node.proc.pid for node in cluster.nodes]
+        results[CLUSTER] = measure([cluster.nodes[0].port], pids, args)
+        results[SPREAD] = measure([node.port for node in cluster.nodes], pids, args)
     print_table(results, args)
 
 
 def print_table(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
     print(f"\nbest of {args.repeat}: redis-benchmark -t {TESTS} -n {args.requests} "
-          f"-c {args.clients} "
-          f"-P {args.pipeline} -d {args.size} -r 100000; cluster N=3 R=2 W=2, entered through "
-          "node1 only, then through all three at once (clients split)\n")
+          f"-c {args.clients} -P {args.pipeline} -d {args.size} -r 100000; cluster N=3 R=2 W=2, "
+          "entered through node1 only, then through all three at once (clients split)\n")
     single = results["respdyn 1 node"]
-    header = f"{'server':28} {'test':5} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs 1 node':>10}"
+    header = (f"{'server':28} {'test':5} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'vs 1 node':>9} {'CPU us/op':>10} {'CPU vs 1 node':>14}")
     print(header)
     print("-" * len(header))
     for name, rows in results.items():
         for test, row in rows.items():
-            ratio = row["rps"] / single[test]["rps"] if test in single else float("nan")
-            print(f"{name:28} {test:5} {row['rps']:10.0f} {row['p50']:8.3f} {row['p99']:8.3f} "
-                  f"{ratio:9.0%}")
+            ratio = row["rps"] / single[test]["rps"]
+            cpu_ratio = single[test]["cpu_us"] / row["cpu_us"]
+            print(f"{name:28} {test:5} {row['rps']:9.0f} {row['p50']:8.3f} {row['p99']:8.3f} "
+                  f"{ratio:9.0%} {row['cpu_us']:10.1f} {cpu_ratio:14.0%}")
+    print("\n(CPU vs 1 node = the single node's CPU per request / this server's, all its "
+          "processes together; other load on the machine hardly changes it)")
     for name in (CLUSTER, SPREAD):
         for test, row in results[name].items():
             ratio = row["rps"] / single[test]["rps"]
