@@ -9,7 +9,11 @@ Starts a real `redis-server` (no persistence) and respdyn (`python -m respdyn se
 free ports, then runs `redis-benchmark -t TESTS -c 50 -n N --csv` against each, without
 pipelining and with `-P 16`, alternating which server goes first in each round (the machine is
 shared: alternation spreads the noise evenly). Prints requests/s, p50 and p99 (medians over the
-rounds) and the ratio respdyn/redis. Both servers are killed at the end, whatever happens.
+rounds), the ratio respdyn/redis, and the server process's CPU time per request (user + system,
+from psutil around each redis-benchmark run, divided by the run's requests: the steadier figure
+on a shared machine, where throughput swings with everyone else's load). Each test runs as its
+own redis-benchmark invocation so that the CPU time is per test. Both servers are killed at the
+end, whatever happens.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 Row = dict[str, float]
 
@@ -73,17 +79,30 @@ def running(cmd: list[str], port: int, log: Path) -> Iterator[subprocess.Popen]:
                 proc.wait(10)
 
 
-def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, Row]:
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", args.tests]
-    cmd += ["-c", str(args.clients), "-n", str(args.requests), "-P", str(pipeline), "--csv"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True)
+def cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU time the server process has used so far (all its threads)."""
+    times = proc.cpu_times()
+    return times.user + times.system
+
+
+def run_benchmark(
+    port: int, server: psutil.Process, args: argparse.Namespace, pipeline: int
+) -> dict[str, Row]:
+    """One redis-benchmark run per test, so that the server's CPU time is charged per test."""
     rows = {}
-    for rec in csv.DictReader(io.StringIO(out.stdout)):
-        rows[rec["test"]] = {
-            "rps": float(rec["rps"]),
-            "p50": float(rec["p50_latency_ms"]),
-            "p99": float(rec["p99_latency_ms"]),
-        }
+    for test in args.tests.split(","):
+        cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test]
+        cmd += ["-c", str(args.clients), "-n", str(args.requests), "-P", str(pipeline), "--csv"]
+        cpu_before = cpu_seconds(server)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, check=True)
+        cpu_us = (cpu_seconds(server) - cpu_before) * 1e6 / args.requests
+        for rec in csv.DictReader(io.StringIO(out.stdout)):
+            rows[rec["test"]] = {
+                "rps": float(rec["rps"]),
+                "p50": float(rec["p50_latency_ms"]),
+                "p99": float(rec["p99_latency_ms"]),
+                "cpu_us": cpu_us,
+            }
     return rows
 
 
@@ -91,20 +110,26 @@ def report(results: dict[tuple[str, int, str], list[Row]], pipelines: list[int])
     def med(rows: list[Row], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    head = f"{'test':<16}{'P':>3} {'redis rps':>11} {'p50':>6} {'p99':>6}"
-    head += f" {'respdyn rps':>12} {'p50':>6} {'p99':>6} {'ratio':>6}"
+    head = f"{'test':<16}{'P':>3} {'redis rps':>11} {'p50':>6} {'p99':>6} {'cpu/req':>8}"
+    head += f" {'respdyn rps':>12} {'p50':>6} {'p99':>6} {'cpu/req':>8} {'ratio':>6}"
+    head += f" {'ratios/round':>18}"
     print(head)
     print("-" * len(head))
-    tests = sorted({t for (t, _, _) in results}, key=lambda t: list(results).index((t, 1, "redis")))
+    order = list(results)
+    first = pipelines[0]
+    tests = sorted({t for (t, _, _) in results}, key=lambda t: order.index((t, first, "redis")))
     for pipeline in pipelines:
         for test in tests:
             r, d = results[(test, pipeline, "redis")], results[(test, pipeline, "respdyn")]
             ratio = med(d, "rps") / med(r, "rps")
+            per_round = " ".join(f"{x['rps'] / y['rps']:.2f}" for x, y in zip(d, r, strict=True))
             print(
                 f"{test:<16}{pipeline:>3} {med(r, 'rps'):>11.0f} {med(r, 'p50'):>6.2f}"
-                f" {med(r, 'p99'):>6.2f} {med(d, 'rps'):>12.0f} {med(d, 'p50'):>6.2f}"
-                f" {med(d, 'p99'):>6.2f} {ratio:>6.2f}"
+                f" {med(r, 'p99'):>6.2f} {med(r, 'cpu_us'):>6.1f}us"
+                f" {med(d, 'rps'):>12.0f} {med(d, 'p50'):>6.2f}"
+                f" {med(d, 'p99'):>6.2f} {med(d, 'cpu_us'):>6.1f}us {ratio:>6.2f} {per_round:>18}"
             )
+    print("cpu/req: server process CPU time (user+sys) per request, median over the rounds")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,15 +163,18 @@ def main(argv: list[str] | None = None) -> int:
             respdyn_cmd += ["--data-dir", str(data_dir), "--fsync", "everysec"]
         results: dict[tuple[str, int, str], list[Row]] = defaultdict(list)
         with (
-            running(redis_cmd, redis_port, work / "redis.log"),
-            running(respdyn_cmd, respdyn_port, work / "respdyn.log"),
+            running(redis_cmd, redis_port, work / "redis.log") as redis_proc,
+            running(respdyn_cmd, respdyn_port, work / "respdyn.log") as respdyn_proc,
         ):
-            servers = [("redis", redis_port), ("respdyn", respdyn_port)]
+            servers = [
+                ("redis", redis_port, psutil.Process(redis_proc.pid)),
+                ("respdyn", respdyn_port, psutil.Process(respdyn_proc.pid)),
+            ]
             for round_no in range(args.rounds):
                 order = servers if round_no % 2 == 0 else servers[::-1]
                 for pipeline in pipelines:
-                    for name, port in order:
-                        rows = run_benchmark(port, args, pipeline)
+                    for name, port, server in order:
+                        rows = run_benchmark(port, server, args, pipeline)
                         for test, row in rows.items():
                             results[(test, pipeline, name)].append(row)
                         summary = " ".join(f"{t}={r['rps']:.0f}" for t, r in rows.items())
