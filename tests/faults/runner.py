@@ -28,6 +28,7 @@ from tests.faults.schedules import SCHEDULES, Step
 from tests.faults.workload import Mix, Workload, connect
 
 CONVERGENCE_LIMIT_S = 60.0
+TAIL_S = 1.0  #: seconds the workload runs after the last fault step at least
 Converge = Callable[[FaultCluster, list[str]], None]
 
 
@@ -45,6 +46,8 @@ class Result:
     convergence_s: float = 0.0
     diverged: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    history: list[Op] = field(default_factory=list, repr=False)
+    finals: dict[str, Final] = field(default_factory=dict, repr=False)
 
     def row(self) -> str:
         conv = f"{self.convergence_s:.1f}" if self.converged else f">{self.convergence_s:.0f}!"
@@ -166,7 +169,8 @@ def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12
         t0 = time.monotonic()
         try:
             _run_steps(cluster, steps, t0, result.steps)
-            time.sleep(max(0.0, t0 + duration - time.monotonic()))
+            # at least a second of work after the last step, however late a restart finished
+            time.sleep(max(t0 + duration - time.monotonic(), TAIL_S if steps else 0.0))
         finally:
             history = workload.stop()
             cluster.heal_all()
@@ -178,6 +182,7 @@ def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12
 
 def _judge(result: Result, history: list[Op], finals: dict[str, Final]) -> None:
     verdict = check(history, finals)
+    result.history, result.finals = history, finals
     result.ops, result.acked = verdict.ops, verdict.acked
     result.lost, result.phantom = verdict.lost, verdict.phantom
     result.resurrected = verdict.resurrected

@@ -127,11 +127,16 @@ def flaky(rng: random.Random, ids: list[str], d: float) -> list[Step]:
 
 
 def kill_restart(rng: random.Random, ids: list[str], d: float) -> list[Step]:
-    """SIGKILL a node, restart it a quarter later (its unsynced WAL tail is lost)."""
-    def fault(_k: int) -> tuple[str, Action, Action]:
-        x = rng.choice(ids)
-        return f"kill -9 {x}", lambda c: c.kill(x), lambda c: c.restart(x)
-    return _cycle(d, fault)
+    """SIGKILL a node, restart it later (its unsynced WAL tail is lost); the second restart
+    comes near the end, so the last writes of many keys are the restarted node's first ones
+    (where a reissued dot shows)."""
+    x, y = rng.choice(ids), rng.choice(ids)
+    return [
+        Step(0.5, f"kill -9 {x}", lambda c: c.kill(x)),
+        Step(0.4 * d, f"restart {x}", lambda c: c.restart(x)),
+        Step(0.5 * d, f"kill -9 {y}", lambda c: c.kill(y)),
+        Step(d - 1.5, f"restart {y}", lambda c: c.restart(y)),
+    ]
 
 
 def pause(rng: random.Random, ids: list[str], d: float) -> list[Step]:

@@ -28,7 +28,8 @@ CLIENT_TIMEOUT_S = 8.0
 @dataclass
 class Mix:
     carts: int = 6  #: shared cart keys
-    registers: int = 3  #: register keys per client
+    registers: int = 12  #: register keys per client (few writes each: a last write is often
+    #: the only one after a fault)
     deletes: int = 2  #: SET/DEL keys per client
     p_cart: float = 0.4
     p_register: float = 0.35  #: the rest go to the SET/DEL keys
