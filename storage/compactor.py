@@ -25,11 +25,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from storage import compaction
+from storage.batch import decode_record
 from storage.errors import CorruptionError, StorageError
 from storage.iterators import merge_ordered
+from storage.memtable import MemTable
 from storage.options import Options
 from storage.sstable import Table, TableBuilder, TableProperties
 from storage.version import FileMeta, Version
+from storage.wal import WAL_MAGIC, LogReader
 
 Entry = tuple[bytes, int, int, bytes]
 
@@ -213,6 +216,49 @@ class FlushSpec:
     tmp_prefix: str = ""
 
 
+@dataclass
+class LogFlushSpec:
+    """A frozen memtable named by its sealed WAL: the worker replays the log itself.
+
+    Why: handing the memtable over costs the engine ~1.1 us per entry of sorting and pickling
+    under the GIL (measured on a 4 MiB memtable), about a quarter of a put; replaying the
+    fsynced log costs the engine nothing. Used only when the memtable kept no version for a
+    snapshot (not `chained`): then the log replayed with no snapshots is exactly its content,
+    which `entries` and `max_seq` confirm (a mismatch raises, and the engine falls back)."""
+
+    dirpath: str
+    log_path: str
+    entries: int
+    max_seq: int
+    options: Options
+    tmp_prefix: str = ""
+
+
+def replay_log(spec: LogFlushSpec) -> MemTable:
+    """The memtable a sealed log holds, checked against what the engine's memtable held."""
+    mem = MemTable(0)
+    for offset, payload in LogReader(spec.log_path, WAL_MAGIC, tail_ok=False).records():
+        seq, ops = decode_record(payload, spec.log_path, offset)
+        mem.apply(seq, ops, -1)
+    if mem.entries != spec.entries or mem.max_seq != spec.max_seq:
+        raise CorruptionError(
+            spec.log_path,
+            None,
+            f"log holds {mem.entries} ops up to seq {mem.max_seq}, "
+            f"the memtable {spec.entries} up to {spec.max_seq}",
+        )
+    return mem
+
+
+def run_log_flush(
+    spec: LogFlushSpec, new_number: Callable[[], int], path_for: Callable
+) -> MergeResult:
+    mem = replay_log(spec)
+    return MergeResult(
+        write_tables(spec.dirpath, mem.iter_all(), spec.options, new_number, None, None, path_for)
+    )
+
+
 def flush_entries(keys: list[bytes], data: dict) -> Iterable[Entry]:
     """A memtable's versions in (key asc, seq desc) order (memtable.MemTable.iter_all)."""
     for key in keys:
@@ -236,7 +282,7 @@ def run_flush(spec: FlushSpec, new_number: Callable[[], int], path_for: Callable
     )
 
 
-def tmp_output_path(spec: MergeSpec | FlushSpec, i: int) -> str:
+def tmp_output_path(spec: MergeSpec | FlushSpec | LogFlushSpec, i: int) -> str:
     return os.path.join(spec.dirpath, f"{spec.tmp_prefix}{i}.tmp")
 
 
@@ -306,6 +352,8 @@ def worker_main() -> None:
         try:
             if isinstance(spec, FlushSpec):
                 result: tuple = ("ok", run_flush(spec, counter.__next__, path_for))
+            elif isinstance(spec, LogFlushSpec):
+                result = ("ok", run_log_flush(spec, counter.__next__, path_for))
             else:
                 result = ("ok", run_merge(spec, open_table, counter.__next__, path_for=path_for))
         except BaseException as exc:
@@ -326,7 +374,9 @@ class MergeWorker:
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
 
-    def run(self, spec: MergeSpec | FlushSpec, wait_hook: Callable[[], bool]) -> MergeResult:
+    def run(
+        self, spec: MergeSpec | FlushSpec | LogFlushSpec, wait_hook: Callable[[], bool]
+    ) -> MergeResult:
         """Merge in the worker. `wait_hook()` is called every 50 ms while it works (the engine
         flushes memtables there); True cancels: the worker is killed, CompactionCancelled."""
         proc = self._ensure_started()
@@ -389,7 +439,9 @@ class MergeWorker:
 
 
 def install_outputs(
-    spec: MergeSpec | FlushSpec, outputs: list[FileMeta], new_number: Callable[[], int]
+    spec: MergeSpec | FlushSpec | LogFlushSpec,
+    outputs: list[FileMeta],
+    new_number: Callable[[], int],
 ) -> list[FileMeta]:
     """Rename a worker's temporary outputs to numbered tables (the engine fsyncs the directory
     before the manifest names them)."""

@@ -52,6 +52,7 @@ from storage.cache import BlockCache
 from storage.compactor import (
     CompactionCancelled,
     FlushSpec,
+    LogFlushSpec,
     MergeResult,
     MergeSpec,
     MergeWorker,
@@ -225,6 +226,23 @@ class Engine:
         count += len(batch)
         self.write(batch)
         return count
+
+    def write_out(self) -> None:
+        """Hand the WAL records buffered so far (fsync=everysec/no) to the OS: one write(),
+        nothing when the buffer is empty. The server calls it before sending the replies of a
+        batch of commands, as Redis writes its AOF buffer before replying (beforeSleep), so a
+        process crash loses no acknowledged write; only an OS crash can lose the last second.
+        A failed write is final, like a failed append: later writes are refused."""
+        wal = self._wal
+        if not wal.buffered:
+            return
+        try:
+            wal.flush()
+        except PersistenceError as exc:
+            with self._mu:
+                if self._error is None:
+                    self._error = exc
+            raise
 
     # ------------------------------------------------------------------ public API: reads
 
@@ -902,8 +920,23 @@ class Engine:
         return write_tables(self.path, entries, self.options, self._new_output_number)
 
     def _flush_in_worker(self, mem: MemTable, smallest: int) -> list[FileMeta] | None:
-        """None if the worker broke (the caller flushes in-thread)."""
-        self._merge_seq += 1
+        """None if the worker broke (the caller flushes in-thread). A memtable with its own
+        sealed log and no snapshot versions is replayed from that log by the worker (costs
+        this process nothing); otherwise its contents are pickled over."""
+        if not mem.chained and mem.log_number:
+            spec = LogFlushSpec(
+                self.path,
+                self._log_path(mem.log_number),
+                mem.entries,
+                mem.max_seq,
+                replace(self.options, compaction_filter=None),
+            )
+            try:
+                return self._run_flush_spec(spec)
+            except WorkerDied:
+                return None
+            except StorageError:
+                pass  # the log disagrees with the memtable: the memtable is the truth
         spec = FlushSpec(
             self.path,
             mem.sorted_keys(),
@@ -911,8 +944,17 @@ class Engine:
             mem.chained,
             smallest,
             replace(self.options, compaction_filter=None),
-            tmp_prefix=f"merge-{os.getpid()}-{self._merge_seq}-",
         )
+        try:
+            return self._run_flush_spec(spec)
+        except WorkerDied:
+            return None
+
+    def _run_flush_spec(self, spec: FlushSpec | LogFlushSpec) -> list[FileMeta]:
+        """Run one flush in the flush worker and install its outputs; a broken worker is
+        closed for good and WorkerDied propagates."""
+        self._merge_seq += 1
+        spec.tmp_prefix = f"merge-{os.getpid()}-{self._merge_seq}-"
         try:
             result = self._flush_worker.run(spec, self._shutdown.is_set)
             self._stats["process_flushes"] += 1
@@ -922,7 +964,7 @@ class Engine:
         except WorkerDied:
             self._flush_worker.close()
             self._flush_worker = None
-            return None
+            raise
         finally:
             remove_tmp_outputs(self.path, spec.tmp_prefix)
 

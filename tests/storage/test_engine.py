@@ -466,3 +466,47 @@ def test_flushes_in_the_worker_process_keep_snapshot_versions(open_db, monkeypat
     assert db.wait_idle(30)
     assert len(list(db.scan())) == 3000 and db.get(k(7)) == b"v7"
     assert not [n for n in os.listdir(db.path) if n.endswith(".tmp")]
+
+
+def test_worker_flushes_a_snapshot_free_memtable_from_its_sealed_log(open_db, monkeypatch):
+    import storage.compactor as compactor_mod
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_FLUSH_MIN_ENTRIES", 0)
+    sent = []
+    real_run = compactor_mod.MergeWorker.run
+    monkeypatch.setattr(
+        compactor_mod.MergeWorker,
+        "run",
+        lambda self, spec, hook: sent.append(type(spec).__name__) or real_run(self, spec, hook),
+    )
+    db = open_db()
+    for i in range(500):
+        db.put(k(i), b"a%d" % i)
+    for i in range(0, 500, 2):
+        db.put(k(i), b"b%d" % i)  # overwrites: only the newest version is flushed
+    db.delete(k(3))
+    db.flush()
+    assert sent and set(sent) == {"LogFlushSpec"}
+    expected = {k(i): (b"b%d" if i % 2 == 0 else b"a%d") % i for i in range(500) if i != 3}
+    assert dict(db.scan()) == expected and db.get(k(3)) is None
+
+
+def test_log_flush_that_disagrees_with_the_memtable_falls_back_to_pickling(open_db, monkeypatch):
+    import storage.compactor as compactor_mod
+    import storage.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "PROCESS_FLUSH_MIN_ENTRIES", 0)
+    real_init = compactor_mod.LogFlushSpec.__init__
+
+    def wrong_count(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self.entries += 1  # as if the log had lost a record
+
+    monkeypatch.setattr(compactor_mod.LogFlushSpec, "__init__", wrong_count)
+    db = open_db()
+    for i in range(200):
+        db.put(k(i), b"v%d" % i)
+    db.flush()
+    assert db.stats()["process_flushes"] == 1
+    assert [db.get(k(i)) for i in range(200)] == [b"v%d" % i for i in range(200)]
