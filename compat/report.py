@@ -149,7 +149,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"respdyn targets of this run: {targets}. A command is *identical* when every reply",
         "compared was byte-identical and its COMMAND INFO (arity, flags, key positions, ACL",
         "categories) equals Redis'; *differs* when some reply or its COMMAND INFO matched only",
-        "in the declared normal form.",
+        "in the declared normal form. Regenerate: `.venv/bin/python -m compat.report --run`.",
         "",
         f"**{len(rows)} Redis commands** (subcommands counted, containers not): "
         f"**{totals['identical']} identical**, **{totals['differs']} differ (documented)**, "
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             return code
     text = markdown(load_results())
     args.output.write_text(text)
-    print(text.split("\n\n")[2])
+    print(next(p for p in text.split("\n\n") if p.startswith("**")))
     return 0
 
 
