@@ -75,6 +75,7 @@ from storage.memtable import MemTable
 from storage.options import Options
 from storage.snapshot import Snapshot, pinned_scan
 from storage.sstable import KIND_DELETE, KIND_PUT, Table
+from storage.sstable.bloom import key_hash
 from storage.version import NUM_LEVELS, FileMeta, Version, VersionEdit
 from storage.wal import WAL_MAGIC, LogReader, LogWriter, sync_dir
 from storage.wal.format import frame
@@ -699,12 +700,14 @@ class Engine:
 
     def _get_from_tables(self, key: bytes, seq: int, version: Version) -> tuple | None:
         """Newest (seq, kind, value) <= seq in the tables: L0 newest first, then one file per
-        level (the hot path of a read miss in the memtables, hence inlined)."""
+        level (the hot path of a read miss in the memtables, hence inlined). The bloom hash
+        is computed once for all the tables probed."""
         tables = self._tables
+        hashed = key_hash(key)
         for f in version.levels[0]:
             if f.min_key <= key <= f.max_key:
                 t = tables.get(f.number) or self._table(f.number)
-                r = t.get(key, seq)
+                r = t.get(key, seq, hashed)
                 if r is not None:
                     return r
         for files, max_keys in version.search_levels:
@@ -713,7 +716,7 @@ class Engine:
                 f = files[i]
                 if f.min_key <= key:
                     t = tables.get(f.number) or self._table(f.number)
-                    r = t.get(key, seq)
+                    r = t.get(key, seq, hashed)
                     if r is not None:
                         return r
         return None

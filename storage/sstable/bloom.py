@@ -55,6 +55,14 @@ def build_filter(keys: Iterable[bytes], count: int, bits_per_key: int) -> bytes:
     return int(as_digits, 2).to_bytes(nbits >> 3, "little") + bytes((probes,))
 
 
+def key_hash(key: bytes) -> tuple[int, int]:
+    """(h, delta) of `key`: the same for every filter, so a point read that probes several
+    tables hashes the key once (`may_contain_hash`) instead of once per table."""
+    h = zlib.crc32(key)
+    p = (h * _GOLDEN) & _MASK32
+    return h, (((p >> 15) | (p << 17)) & _MASK32) | 1
+
+
 class BloomFilter:
     """A read-only filter; `may_contain` is safe from any number of threads."""
 
@@ -81,13 +89,15 @@ class BloomFilter:
 
     def may_contain(self, key: bytes) -> bool:
         """False means the key is certainly absent; True means it may be present."""
+        h, delta = key_hash(key)
+        return self.may_contain_hash(h, delta)
+
+    def may_contain_hash(self, h: int, delta: int) -> bool:
+        """`may_contain` for a key whose `key_hash` is (h, delta)."""
         nbits = self._nbits
         if not nbits:
             return True
         bits = self._bits
-        h = zlib.crc32(key)
-        p = (h * _GOLDEN) & _MASK32
-        delta = (((p >> 15) | (p << 17)) & _MASK32) | 1
         for _ in range(self._probes):
             pos = h % nbits
             if not bits[pos >> 3] & (1 << (pos & 7)):

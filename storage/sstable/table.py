@@ -18,7 +18,7 @@ from storage.cache import BlockCache
 from storage.errors import ClosedError, CorruptionError, LengthPastEndError
 from storage.options import Options
 from storage.sstable.block import DecodedBlock, decode_records, unseal_block
-from storage.sstable.bloom import BloomFilter
+from storage.sstable.bloom import BloomFilter, key_hash
 from storage.sstable.format import (
     FOOTER_SIZE,
     HANDLE,
@@ -91,12 +91,16 @@ class Table:
         """Bloom filter check: False means `key` is certainly not in this table."""
         return self._bloom.may_contain(key)
 
-    def get(self, key: bytes, snapshot_seq: int) -> tuple[int, int, bytes] | None:
+    def get(
+        self, key: bytes, snapshot_seq: int, hashed: tuple[int, int] | None = None
+    ) -> tuple[int, int, bytes] | None:
         """Newest (seq, kind, value) of `key` with seq <= snapshot_seq, or None.
 
-        The bloom filter is consulted first, so a miss usually reads no data block.
+        The bloom filter is consulted first, so a miss usually reads no data block. `hashed`
+        is the key's `bloom.key_hash`, computed once by a caller that probes several tables.
         """
-        if not self._bloom.may_contain(key):
+        h, delta = key_hash(key) if hashed is None else hashed
+        if not self._bloom.may_contain_hash(h, delta):
             self.bloom_negatives += 1
             return None
         self.bloom_positives += 1
