@@ -208,6 +208,7 @@ class Node:
         self.listener = Listener(
             build_dispatcher(ctx), ctx.sessions, settings, self.shutdown,
             idle_exempt=lambda session: bool(session.extra.get(SUBSCRIPTIONS)),
+            before_reply=self.engine.write_out,  # acknowledged writes reach the OS first
         )
         self.listener.start()
         if self.cluster is not None:

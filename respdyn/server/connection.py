@@ -7,6 +7,12 @@ CPU per request. Only this greenlet reads and writes the socket, except `push()`
 the publisher's greenlet), which appends to the output and wakes us, and `kill()` (CLIENT KILL),
 which shuts the socket down so that a waiting greenlet wakes up and ends.
 
+Durability before replies: `before_reply` (the node wires the storage engine's `write_out`) runs
+before any reply bytes go to the kernel, so writes acknowledged by a batch of replies have
+reached the OS first (Redis writes its AOF buffer in beforeSleep for the same reason): a process
+crash loses no acknowledged write, at the cost of one write(2) per batch, not per command. If it
+fails, the connection is dropped rather than acknowledging writes that were not written.
+
 Output is bounded (CVE-2025-21605): when the pending replies pass `output_soft_limit` we flush
 before running more commands; blocked on a slow reader, we stop reading its input. Pushes that
 pile up past `output_hard_limit` (a subscriber that never reads) close the connection.
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[Session, list[bytes]], Any]
+BeforeReply = Callable[[], None]
 
 _READ, _WRITE = 1, 2
 _INTERNAL = ReplyError("internal error")
@@ -55,6 +62,7 @@ class Connection:
         dispatch: Dispatch,
         settings: ServerSettings,
         shutdown: Shutdown | None = None,
+        before_reply: BeforeReply | None = None,
     ) -> None:
         self.sock = sock
         self.raw = getattr(sock, "_sock", sock)  # gevent keeps the non-blocking _socket here
@@ -62,6 +70,8 @@ class Connection:
         self.dispatch = dispatch
         self.settings = settings
         self.shutdown = shutdown
+        #: makes the writes of the commands run so far durable against a process crash
+        self.before_reply = before_reply
         self.hub = get_hub()
         fd = sock.fileno()
         self._rw = self.hub.loop.io(fd, _READ)
@@ -179,7 +189,10 @@ class Connection:
     # -- output -----------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Hand all pending output to the kernel, waiting (this greenlet only) when it is full."""
+        """Hand all pending output to the kernel, waiting (this greenlet only) when it is full.
+        Every reply goes through here, so `before_reply` runs first (see the module doc)."""
+        if self.before_reply is not None and self.out:
+            self._write_out()
         send = self.raw.send
         while self.out:
             data = self.out
@@ -208,6 +221,13 @@ class Connection:
                 finally:
                     self.write_blocked = False
                     self._inflight = 0
+
+    def _write_out(self) -> None:
+        try:
+            self.before_reply()  # type: ignore[misc]
+        except Exception as exc:
+            log.error("closing %s: writes could not be written out: %s", self.session.addr, exc)
+            raise ConnectionAbortedError("write-out failed") from exc
 
     @property
     def waiting_for_input(self) -> bool:

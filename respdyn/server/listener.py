@@ -21,7 +21,7 @@ from gevent.server import StreamServer
 
 from respdyn.errors import Denied, max_clients_reached
 from respdyn.protocol.encoder import encode
-from respdyn.server.connection import Connection, Dispatch
+from respdyn.server.connection import BeforeReply, Connection, Dispatch
 from respdyn.server.shutdown import Shutdown
 from respdyn.session import Session, SessionRegistry
 
@@ -71,6 +71,7 @@ class Listener(StreamServer):
         settings: ServerSettings,
         shutdown: Shutdown,
         idle_exempt: Callable[[Session], bool] | None = None,
+        before_reply: BeforeReply | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.sessions = sessions
@@ -78,6 +79,8 @@ class Listener(StreamServer):
         self.shutdown = shutdown
         #: sessions the idle timeout never closes (Redis exempts pub/sub subscribers)
         self.idle_exempt = idle_exempt
+        #: run by every connection before it sends replies (see connection.py)
+        self.before_reply = before_reply
         self.connections: set[Connection] = set()
         self._sweeper: gevent.Greenlet | None = None
         pool = Pool(settings.maxclients + _REFUSAL_SLOTS)
@@ -98,7 +101,9 @@ class Listener(StreamServer):
             addr=_fmt(address), laddr=_fmt(sock.getsockname()), fd=sock.fileno()
         )
         session.authenticated = not self.settings.auth_required
-        conn = Connection(sock, session, self.dispatch, self.settings, self.shutdown)
+        conn = Connection(
+            sock, session, self.dispatch, self.settings, self.shutdown, self.before_reply
+        )
         self.connections.add(conn)
         try:
             conn.run()

@@ -68,6 +68,12 @@ class LogWriter:
         with self._lock:
             self._flush_locked()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes appended but not yet handed to the OS. Read without the lock: a cheap hint
+        that lets a caller skip `flush` (and a wait behind an fsync) when there is nothing."""
+        return self._buffered
+
     def sync(self) -> None:
         """Flush and fsync. A failure is final: the caller must stop acknowledging writes."""
         with self._lock:
