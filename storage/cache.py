@@ -1,8 +1,9 @@
 """BlockCache: a bounded LRU of decoded SSTable blocks, sized in bytes.
 
 Keys are (file_number, block_offset): tables are immutable and file numbers are never
-reused, so an entry can never go stale; entries of deleted tables just age out (or call
-`evict_file`). Values are whatever the table stores (DecodedBlock) with a byte `charge`.
+reused, so an entry can never go stale; the engine drops a deleted table's blocks with
+`evict_files` so they do not take the room of live ones. Values are whatever the table
+stores (DecodedBlock) with a byte `charge`.
 
 Concurrency: every method may be called from any thread (request handlers and the
 engine's flush/compaction threads); one lock guards the map and the counters. Two threads
@@ -62,8 +63,15 @@ class BlockCache:
 
     def evict_file(self, file_number: int) -> int:
         """Drop every block of one table (after the engine deletes it); returns how many."""
+        return self.evict_files({file_number})
+
+    def evict_files(self, file_numbers: set[int]) -> int:
+        """Drop every block of these tables in ONE pass over the cache (a compaction retires
+        several tables at once; the pass holds the lock for ~50 ns per cached block)."""
+        if not file_numbers:
+            return 0
         with self._lock:
-            doomed = [k for k in self._entries if isinstance(k, tuple) and k[0] == file_number]
+            doomed = [k for k in self._entries if isinstance(k, tuple) and k[0] in file_numbers]
             for key in doomed:
                 self._used -= self._entries.pop(key)[1]
             return len(doomed)

@@ -1086,6 +1086,7 @@ class Engine:
             # a file numbered from here on was created after this look: never obsolete yet
             first_unseen = self._next_file
         now = time.monotonic()
+        retired: set[int] = set()
         for name in os.listdir(self.path):
             m = _FILE_RE.match(name)
             if not m:
@@ -1101,9 +1102,11 @@ class Engine:
                 obsolete = n not in live
                 if obsolete:
                     self._retire_table(n, now)
+                    retired.add(n)
             if obsolete:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(self.path, name))
+        self._cache.evict_files(retired)  # dead blocks would only push live ones out
         self._close_retired(now)
 
     def _retire_table(self, number: int, now: float) -> None:

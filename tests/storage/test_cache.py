@@ -111,3 +111,11 @@ def test_concurrent_use_keeps_accounting_exact() -> None:
     assert cache.used_bytes == sum(charge for _, charge in cache._entries.values())
     assert cache.used_bytes <= 5_000
     assert cache.hits + cache.misses == 8 * 3_000
+
+
+def test_evict_files_drops_several_files_in_one_pass() -> None:
+    cache = BlockCache(1000)
+    for f in (1, 2, 3):
+        cache.put((f, 0), f, 10)
+    assert cache.evict_files({1, 3}) == 2 and cache.evict_files(set()) == 0
+    assert cache.used_bytes == 10 and (2, 0) in cache

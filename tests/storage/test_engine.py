@@ -510,3 +510,16 @@ def test_log_flush_that_disagrees_with_the_memtable_falls_back_to_pickling(open_
     db.flush()
     assert db.stats()["process_flushes"] == 1
     assert [db.get(k(i)) for i in range(200)] == [b"v%d" % i for i in range(200)]
+
+
+def test_compacted_away_tables_leave_the_block_cache(open_db):
+    db = open_db(background_compaction=False)
+    for i in range(2000):
+        db.put(k(i), b"v%d" % i)
+    db.flush()
+    assert all(db.get(k(i)) == b"v%d" % i for i in range(0, 2000, 50))
+    before = {key[0] for key in db._cache._entries}
+    assert before
+    db.compact()
+    assert db.get(k(1)) == b"v1"
+    assert not before & {key[0] for key in db._cache._entries}
