@@ -79,7 +79,8 @@ def reasons(command: str, labels: list[str]) -> list[str]:
     """The declared reason of each observed difference label ("differs:design", "bug:x")."""
     out = []
     for diff in differences.declared_for(command):
-        if f"{'bug' if diff.kind == 'bug' else 'differs'}:{diff.id}" in labels:
+        observed = f"{'bug' if diff.kind == 'bug' else 'differs'}:{diff.id}" in labels
+        if observed and diff.reason not in out:
             out.append(diff.reason)
     return out
 
