@@ -6,9 +6,11 @@ Three kinds of keys keep each check decidable from what clients can observe:
   elements, adds a fresh element and RESOLVEs with the context read (the Dynamo paper's
   shopping cart). Elements are never removed, so an acknowledged element must be in the final
   union of the siblings: any absence is a loss (no supersession excuses it).
-- registers (`reg:*`, one writer each): blind SETs of fresh values. An acknowledged value may be
-  legitimately gone only if another write of the key could have superseded it: one that ended
-  after it started (an unknown outcome "ends" never: it may land late).
+- registers (`reg:*`, one writer each): blind SETs of fresh values, each read back at once
+  (R = 2). An acknowledged value may be legitimately gone only if another write of the key
+  could have superseded it: one that ended after it started (an unknown outcome "ends" never:
+  it may land late). Unless the read-back already missed it with nothing earlier in doubt:
+  then it vanished before anything could supersede it.
 - deleted keys (`del:*`, one writer each): SETs and DELs. Besides the register rule, a key whose
   last operation is an acknowledged DEL, with no operation of unknown outcome before it, must
   read as missing (GET) after convergence: anything else is a resurrection.
@@ -36,6 +38,7 @@ class Op:
     outcome: str = UNKNOWN
     node: str = ""
     error: str = ""
+    seen: bool | None = None  #: acknowledged write read back at once: was it there?
 
     @property
     def settled_end(self) -> float:
@@ -98,10 +101,18 @@ def _check_register(key: str, ops: list[Op], final: Final, verdict: Verdict) -> 
     for op in ops:
         if op.kind != "set" or op.outcome != OK or op.value in present:
             continue
-        if not any(o is not op and o.settled_end > op.start for o in ops):
+        if not any(o is not op and o.settled_end > op.start for o in ops) or _vanished(op, ops):
             verdict.lost.append(f"{key}:{op.value}")
     if _deleted_for_good(ops) and final.get is not None:
         verdict.resurrected.append(f"{key}:{final.get.decode()}")
+
+
+def _vanished(op: Op, ops: list[Op]) -> bool:
+    """A quorum read right after the acknowledgement did not show the write, and nothing
+    written earlier could still land and supersede it: it was gone before any later write
+    could have seen it (registers have one writer, so no one else could supersede it)."""
+    return op.seen is False and all(
+        o.outcome != UNKNOWN for o in ops if o.start < op.start)
 
 
 def _deleted_for_good(ops: list[Op]) -> bool:

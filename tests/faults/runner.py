@@ -28,7 +28,6 @@ from tests.faults.schedules import SCHEDULES, Step
 from tests.faults.workload import Mix, Workload, connect
 
 CONVERGENCE_LIMIT_S = 60.0
-TAIL_S = 1.0  #: seconds the workload runs after the last fault step at least
 Converge = Callable[[FaultCluster, list[str]], None]
 
 
@@ -169,8 +168,7 @@ def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12
         t0 = time.monotonic()
         try:
             _run_steps(cluster, steps, t0, result.steps)
-            # at least a second of work after the last step, however late a restart finished
-            time.sleep(max(t0 + duration - time.monotonic(), TAIL_S if steps else 0.0))
+            time.sleep(max(0.0, t0 + duration - time.monotonic()))
         finally:
             history = workload.stop()
             cluster.heal_all()

@@ -128,14 +128,14 @@ def flaky(rng: random.Random, ids: list[str], d: float) -> list[Step]:
 
 def kill_restart(rng: random.Random, ids: list[str], d: float) -> list[Step]:
     """SIGKILL a node, restart it later (its unsynced WAL tail is lost); the second restart
-    comes near the end, so the last writes of many keys are the restarted node's first ones
+    ends the run, so the workload's final round of writes is the restarted node's first
     (where a reissued dot shows)."""
     x, y = rng.choice(ids), rng.choice(ids)
     return [
         Step(0.5, f"kill -9 {x}", lambda c: c.kill(x)),
-        Step(0.4 * d, f"restart {x}", lambda c: c.restart(x)),
-        Step(0.5 * d, f"kill -9 {y}", lambda c: c.kill(y)),
-        Step(d - 1.5, f"restart {y}", lambda c: c.restart(y)),
+        Step(0.25 * d, f"restart {x}", lambda c: c.restart(x)),
+        Step(0.6 * d, f"kill -9 {y}", lambda c: c.kill(y)),
+        Step(d - 0.5, f"restart {y}", lambda c: c.restart(y)),
     ]
 
 

@@ -67,6 +67,7 @@ class Client(threading.Thread):
             while not self.stop_event.is_set():
                 self.step()
                 time.sleep(self.mix.pause_s)
+            self.final_round()
         finally:
             for conn in self.conns.values():
                 conn.close()
@@ -85,8 +86,10 @@ class Client(threading.Thread):
             self.cart_add(conn, node_id, f"cart:{self.rng.randrange(mix.carts)}")
         elif roll < mix.p_cart + mix.p_register:
             key = f"reg:{self.index}.{self.rng.randrange(mix.registers)}"
-            self.record(Op(self.index, "set", key, self.fresh(), 0.0, node=node_id),
-                        lambda op: conn.set(op.key, op.value))
+            op = Op(self.index, "set", key, self.fresh(), 0.0, node=node_id)
+            self.record(op, lambda op: conn.set(op.key, op.value))
+            if op.outcome == OK:
+                self.read_back(conn, op)
         else:
             key = f"del:{self.index}.{self.rng.randrange(mix.deletes)}"
             if self.rng.random() < 0.5:
@@ -95,6 +98,29 @@ class Client(threading.Thread):
             else:
                 self.record(Op(self.index, "del", key, "", 0.0, node=node_id),
                             lambda op: conn.delete(op.key))
+
+    def read_back(self, conn: redis.Redis, op: Op) -> None:
+        """Read an acknowledged write back at once (R = 2): with W + R > N and no other writer
+        of the key, a quorum read must show it (read your writes). Whether it did is kept as
+        evidence; a failed read proves nothing."""
+        try:
+            _, siblings = conn.execute_command("SIBLINGS", op.key)
+        except redis.RedisError:
+            self.conns.pop(op.node, None)
+            return
+        op.seen = op.value.encode() in siblings
+
+    def final_round(self) -> None:
+        """One last SET of each of this client's keys, right after the schedule's last step:
+        a write lost just after a fault is then the key's last write, which the checker can
+        hold to account (earlier ones may be superseded)."""
+        keys = [f"reg:{self.index}.{k}" for k in range(self.mix.registers)]
+        keys += [f"del:{self.index}.{k}" for k in range(self.mix.deletes)]
+        for key in keys:
+            node_id, host, port = self.rng.choice(self.nodes)
+            conn = self.conns.get(node_id) or self.conns.setdefault(node_id, connect(host, port))
+            self.record(Op(self.index, "set", key, self.fresh(), 0.0, node=node_id),
+                        lambda op, conn=conn: conn.set(op.key, op.value))
 
     def cart_add(self, conn: redis.Redis, node_id: str, key: str) -> None:
         """Read every sibling, merge (union), add a fresh element, write with the context."""
