@@ -17,10 +17,12 @@ def _one_line(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ")
 
 
-def shown(arg: bytes | str) -> str:
-    """Render a client-supplied argument for an error text (lossless for ASCII)."""
+def shown(arg: bytes | str, limit: int | None = None) -> str:
+    """Render a client-supplied argument for an error text, at most `limit` bytes of it.
+    Lossless: surrogateescape keeps non-UTF-8 bytes, and the encoder writes them back as they
+    came (Redis echoes raw bytes)."""
     if isinstance(arg, bytes):
-        arg = arg.decode("utf-8", "replace")
+        arg = (arg if limit is None else arg[:limit]).decode("utf-8", "surrogateescape")
     return _one_line(arg)
 
 
@@ -156,13 +158,20 @@ def wrong_arity(name: str) -> ReplyError:
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> ReplyError:
-    head = shown(name)[:128]
-    shown_args = "".join(f"'{shown(a)[:128]}' " for a in args[:20])
-    return ReplyError(f"unknown command '{head}', with args beginning with: {shown_args}")
+    """Redis' text: the name cut at 128 bytes, then arguments while the list is under 128
+    bytes, each cut to what is left of those 128 (server.c, processCommand)."""
+    listed = b""
+    for arg in args:
+        if len(listed) >= 128:
+            break
+        listed += b"'" + arg[: 128 - len(listed)] + b"' "
+    return ReplyError(
+        f"unknown command '{shown(name, 128)}', with args beginning with: {shown(listed)}"
+    )
 
 
 def unknown_subcommand(sub: bytes, container: str) -> ReplyError:
-    return ReplyError(f"unknown subcommand '{shown(sub)[:128]}'. Try {container.upper()} HELP.")
+    return ReplyError(f"unknown subcommand '{shown(sub, 128)}'. Try {container.upper()} HELP.")
 
 
 def invalid_expire(command: str) -> ReplyError:

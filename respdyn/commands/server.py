@@ -664,7 +664,7 @@ def debug(ctx: Context, session: Session, args: list[bytes]) -> Any:
     count, action = _DEBUG.get(args[0].lower(), (-1, None))
     if action is None or len(args) - 1 != count:
         raise errors.ReplyError(
-            f"unknown subcommand or wrong number of arguments for '{errors.shown(args[0])[:128]}'. "
+            f"unknown subcommand or wrong number of arguments for '{errors.shown(args[0], 128)}'. "
             "Try DEBUG HELP."
         )
     return action(ctx, args[1:])

@@ -200,9 +200,6 @@ def test_length_edge_cases_answer_as_redis_does(
     assert ours == theirs, data
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (respdyn/errors.py unknown-command text): non-UTF-8 bytes of the command name and "
-    "arguments come back as U+FFFD; Redis echoes the raw bytes (only CR/LF replaced)"))
 def test_unknown_command_echoes_raw_bytes_as_redis_does(
     node: RespdynProcess, redis_ref: tuple[str, int]
 ) -> None:
