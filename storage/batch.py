@@ -13,6 +13,7 @@ prepends the 12-byte header: the serial part of a write stays small.
 from __future__ import annotations
 
 import struct
+import zlib
 
 from storage.errors import CorruptionError
 from storage.sstable import KIND_DELETE, KIND_PUT
@@ -26,6 +27,30 @@ _pack_u32 = _U32.pack
 
 def encode_put(key: bytes, value: bytes) -> bytes:
     return _pack_put_head(KIND_PUT, len(key)) + key + _pack_u32(len(value)) + value
+
+
+#: WAL record length, batch header (seq, count) and the op's kind and key length: the
+#: first 21 bytes of a one-put record after its CRC (wal/format.py frames a record as
+#: crc32: u32, length: u32, payload; the CRC covers the length and the payload).
+_ONE_OP_HEAD = struct.Struct("<IQIBI")
+_pack_one_op_head = _ONE_OP_HEAD.pack
+_ONE_PUT_FIXED = BATCH_HEADER.size + _PUT_HEAD.size + _U32.size
+_crc32 = zlib.crc32
+
+
+def frame_one_put(seq: int, key: bytes, value: bytes) -> bytes:
+    """The framed WAL record of a batch holding one put, built in one pass: the same bytes
+    as `frame(encode_record(seq, 1, encode_put(key, value)))` (a test checks) with one CRC
+    call and one join instead of two CRCs and six concatenations (the put hot path)."""
+    rest = b"".join(
+        (
+            _pack_one_op_head(_ONE_PUT_FIXED + len(key) + len(value), seq, 1, KIND_PUT, len(key)),
+            key,
+            _pack_u32(len(value)),
+            value,
+        )
+    )
+    return _pack_u32(_crc32(rest)) + rest
 
 
 def encode_delete(key: bytes) -> bytes:

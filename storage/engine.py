@@ -41,12 +41,12 @@ from sortedcontainers import SortedList
 
 from storage import compaction, manifest
 from storage.batch import (
-    BATCH_HEADER,
     WriteBatch,
     decode_record,
     encode_delete,
     encode_put,
     encode_record,
+    frame_one_put,
 )
 from storage.cache import BlockCache
 from storage.compactor import (
@@ -103,7 +103,6 @@ MEMTABLE_OVERFILL = 2
 #: keys per tombstone batch in delete_range.
 DELETE_RANGE_BATCH = 1000
 
-_BATCH_HEADER_PACK = BATCH_HEADER.pack
 _FILE_RE = re.compile(r"^(\d{6,})\.(log|sst)$|^MANIFEST-(\d{6,})$")
 _OWN_NAMES = ("LOCK", "CURRENT", "CURRENT.tmp")
 
@@ -197,7 +196,7 @@ class Engine:
             ops = [(KIND_PUT, key, value)]
             self._write_grouped(_Writer(ops, encode_put(key, value), len(key) + len(value)))
         else:
-            self._write_one(KIND_PUT, key, value, encode_put(key, value))
+            self._write_one(key, value)
 
     def delete(self, key: bytes) -> None:
         if type(key) is not bytes:
@@ -492,8 +491,8 @@ class Engine:
             stats["wal_bytes"] += len(data)
             stats["group_commits"] += 1
 
-    def _write_one(self, kind: int, key: bytes, value: bytes, body: bytes) -> None:
-        """`_write_buffered` for a single op without building a _Writer (the put hot path)."""
+    def _write_one(self, key: bytes, value: bytes) -> None:
+        """`_write_buffered` for a single put without building a _Writer (the put hot path)."""
         with self._mu:
             if self._closed:
                 raise ClosedError(f"storage {self.path} is closed")
@@ -504,13 +503,13 @@ class Engine:
                 self._make_room(False)
                 mem = self._mem
             seq = self._last_seq + 1
-            data = frame(_BATCH_HEADER_PACK(seq, 1) + body)
+            data = frame_one_put(seq, key, value)
             try:
                 self._wal.append_framed(data)
             except PersistenceError as exc:
                 self._error = exc
                 raise
-            mem.put_one(seq, kind, key, value, self._snapshot_max)
+            mem.put_one(seq, KIND_PUT, key, value, self._snapshot_max)
             self._last_seq = seq
             stats = self._stats
             stats["wal_bytes"] += len(data)

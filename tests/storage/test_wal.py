@@ -148,3 +148,12 @@ def test_write_failure_is_persistence_error(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fdatasync", failing_fsync, raising=False)
     with pytest.raises(PersistenceError, match="fsync"):
         w.sync()
+
+
+def test_frame_one_put_is_the_framed_one_op_batch() -> None:
+    from storage.batch import encode_put, encode_record, frame_one_put
+    from storage.wal.format import frame
+
+    for key, value in ((b"k", b"v"), (b"", b""), (b"key" * 50, b"\x00" * 70_000)):
+        expected = frame(encode_record(12345678901, 1, encode_put(key, value)))
+        assert frame_one_put(12345678901, key, value) == expected
