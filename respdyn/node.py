@@ -110,6 +110,7 @@ def build_cluster(
     cluster_addr = (config.cluster_host or config.host, config.effective_cluster_port)
     timeout = config.cluster_timeout_ms / 1000
     transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout)
+    transport.before_reply = engine.write_out
     me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}")
     membership = Membership(me, transport, config.seed_list(), config.partitions)
     replica = Replica(engine, node_id, config.conflict_policy, lambda: membership.members, offload)

@@ -129,6 +129,10 @@ class Replica:
                 local, value, context, self.node_id, self.policy, self.members()
             )
             encoded = self._store(raw_key, clock)
+            # The new dot must survive a process crash before any peer or client learns of it:
+            # a restarted node that forgot it would issue it again for another value, and the
+            # peers would keep the old one under it (found by the fault harness, kill-restart).
+            self.engine.write_out()
         return clock, encoded
 
     def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> bool:

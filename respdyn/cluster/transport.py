@@ -253,6 +253,9 @@ class Transport:
         self.server: StreamServer | None = None
         self._sweeper: Any = None
         self.inline_ops = INLINE_OPS
+        #: runs before every reply to a peer (node.py: the engine's write_out), so what a
+        #: replica acknowledges has reached the OS, as client replies do
+        self.before_reply: Callable[[], None] | None = None
 
     # -- client side ---------------------------------------------------------------------------
 
@@ -388,6 +391,8 @@ class Transport:
             log.exception("inter-node %s failed", request.op.decode())
             frame = m.encode_error(request.id, b"ERR", str(exc).encode())
         if peer not in self.blocked:
+            if self.before_reply is not None:
+                self.before_reply()
             writer.send(frame)
 
     def _sweep(self) -> None:

@@ -134,12 +134,6 @@ def test_restart_after_sigkill_keeps_dots_of_writes_it_was_asked_for(
     _write_restart_write(fault_cluster, _key_coordinated_by(fault_cluster, "n1"), "n1")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a write forwarded to its coordinating replica (client on a node outside the "
-    "preference list) is acknowledged over the inter-node port while the coordinator's WAL "
-    "tail is still in user space (fd3047c flushes only before client replies); after SIGKILL "
-    "+ restart the coordinator reissues the dot, peers keep the old value under it: the "
-    "acknowledged write is lost and the replicas diverge for good. Found by kill-restart seed 2"))
 def test_restart_after_sigkill_keeps_dots_of_forwarded_writes(
     fault_cluster: FaultCluster,
 ) -> None:
