@@ -21,6 +21,10 @@ from storage.errors import PersistenceError, StorageError
 
 log = logging.getLogger(__name__)
 
+#: distinct raw command-name spellings remembered by `Dispatcher.lookup` (a client sending
+#: random case variants cannot grow it further; those are looked up the slow way)
+NAME_CACHE_MAX = 1024
+
 
 class Dispatcher:
     def __init__(self, ctx: Context) -> None:
@@ -28,6 +32,7 @@ class Dispatcher:
         self.registry = ctx.registry
         self.stats = ctx.stats
         self.keylocks = ctx.keylocks
+        self._by_name: dict[bytes, CommandSpec] = {}
 
     def __call__(self, session: Session, argv: list[bytes]) -> Any:
         return self.execute(session, argv)
@@ -38,7 +43,7 @@ class Dispatcher:
         try:
             spec, args = self.resolve(argv)
         except ReplyError as exc:  # unknown command or wrong arity: count it as Redis does
-            spec = self.registry.lookup(argv[0])
+            spec = self.lookup(argv[0])
             if spec is not None and spec.name == "exec":
                 exc = transactions.abort(self.ctx, session, exc)
             elif session.extra:
@@ -100,9 +105,20 @@ class Dispatcher:
                 self.keylocks.release(held)
             self.stats.command(spec.name).calls += 1
 
+    def lookup(self, name: bytes) -> CommandSpec | None:
+        """`Registry.lookup` remembered by the raw name: clients send the same few spellings
+        (b"SET", b"get"), and decoding and lower-casing the name of every request cost more
+        than a dict hit."""
+        spec = self._by_name.get(name)
+        if spec is None:
+            spec = self.registry.lookup(name)
+            if spec is not None and len(self._by_name) < NAME_CACHE_MAX:
+                self._by_name[name] = spec
+        return spec
+
     def resolve(self, argv: list[bytes]) -> tuple[CommandSpec, list[bytes]]:
         """The spec to run and its arguments (without the command/subcommand names)."""
-        spec = self.registry.lookup(argv[0])
+        spec = self.lookup(argv[0])
         if spec is None:
             raise errors.unknown_command(argv[0], argv[1:])
         if not spec.is_container:
@@ -125,9 +141,11 @@ class Dispatcher:
     ) -> Any:
         """Call the handler with the counters and the error mapping around it; `locked`: the
         caller (EXEC) already holds the keys' locks."""
-        entry = self.stats.command(spec.name)
         started = time.perf_counter()
-        override = request.consistency.set(session.extra.get(request.SESSION_KEY))
+        # the consistency override is set only for a session that has one (CONSISTENCY):
+        # a ContextVar set/reset pair on every command costs more than the rest of this frame
+        override = session.extra.get(request.SESSION_KEY) if session.extra else None
+        token = request.consistency.set(override) if override is not None else None
         held = self.keylocks.acquire(session.db, keys) if spec.locks_keys and not locked and (
             keys := spec.keys.keys_in_args(args)) else None
         try:
@@ -143,9 +161,11 @@ class Dispatcher:
             log.exception("internal error in %s", spec.name)
             reply = ReplyError("internal error")
         finally:
-            request.consistency.reset(override)
+            if token is not None:
+                request.consistency.reset(token)
             if held is not None:
                 self.keylocks.release(held)
+        entry = self.stats.command(spec.name)
         entry.calls += 1
         entry.usec += int((time.perf_counter() - started) * 1_000_000)
         if isinstance(reply, ReplyError):
