@@ -1,6 +1,7 @@
 """Five (or k) real node processes on 127.0.0.x with the proxy mesh between them, and the
 faults that need nothing from the nodes: SIGKILL + restart, SIGSTOP/SIGCONT, clock skew
-(through tests/faults/skew/sitecustomize.py), directed link cuts, delay and loss.
+and disk faults (both through tests/faults/skew/sitecustomize.py), directed link cuts, delay
+and loss.
 
 Every process started here is stopped by PID in `stop()`; use `FaultCluster` as a context
 manager so a failing run still cleans up.
@@ -44,6 +45,8 @@ class Node:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.skew_file = self.dir / "skew_ms"
         self.skew_file.write_text("0")
+        self.disk_file = self.dir / "disk_fault"
+        self.disk_file.write_text("")
         self.log = self.dir / "node.log"
         self.extra = extra
         self.seeds = ""
@@ -61,6 +64,7 @@ class Node:
     def spawn(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESPDYN_")}
         env["FAULTS_SKEW_FILE"] = str(self.skew_file)
+        env["FAULTS_DISK_FILE"] = str(self.disk_file)
         env["PYTHONPATH"] = os.pathsep.join([str(HERE / "skew"), env.get("PYTHONPATH", "")])
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log, env=env)
@@ -197,11 +201,16 @@ class FaultCluster:
     def skew(self, node_id: str, ms: int) -> None:
         self.node(node_id).skew_file.write_text(str(ms))
 
+    def disk(self, node_id: str, mode: str) -> None:
+        """"" healthy, "eio" failing fsync, "enospc" a full disk (skew/sitecustomize.py)."""
+        self.node(node_id).disk_file.write_text(mode)
+
     def heal_all(self) -> None:
         """Network healed, every node running and unskewed (dead nodes restarted)."""
         self.set_rules({})
         for node in self.nodes:
             self.skew(node.node_id, 0)
+            self.disk(node.node_id, "")
             if node.paused:
                 self.resume(node.node_id)
             if not node.alive():

@@ -166,6 +166,15 @@ def skew_partition(rng: random.Random, ids: list[str], d: float) -> list[Step]:
     return _cycle(d, fault)
 
 
+def disk(rng: random.Random, ids: list[str], d: float) -> list[Step]:
+    """A node whose fsync fails (EIO), then another whose disk is full (ENOSPC), with the
+    node's process left to react as it does (a node that dies is restarted at the end)."""
+    def fault(k: int) -> tuple[str, Action, Action]:
+        x, mode = rng.choice(ids), ("eio", "enospc")[k % 2]
+        return f"disk {mode} on {x}", lambda c: c.disk(x, mode), lambda c: c.disk(x, "")
+    return _cycle(d, fault)
+
+
 def mixed(rng: random.Random, ids: list[str], d: float) -> list[Step]:
     """Random faults from every family above, one after another."""
     families = [isolate_one, majority_minority, bridge, ring, one_way, flaky, kill_restart,
@@ -188,5 +197,6 @@ SCHEDULES: dict[str, Callable[[random.Random, list[str], float], list[Step]]] = 
     "kill-restart": kill_restart,
     "pause": pause,
     "skew+partition": skew_partition,
+    "disk": disk,
     "mixed": mixed,
 }
