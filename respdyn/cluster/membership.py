@@ -81,16 +81,21 @@ class Membership:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
 
-    def learn(self, node_id: str, client_addr: str, cluster_addr: str) -> None:
-        """A HELLO from or to `node_id`: add it, or update its addresses."""
+    def learn(
+        self, node_id: str, client_addr: str, cluster_addr: str, dialed: str | None = None
+    ) -> None:
+        """A HELLO from or to `node_id`: add it, or fill in its client address.
+
+        The cluster address we reach a member at is the one we were given or dialed (a seed
+        may point at a proxy or a NAT address); the address a node reports about itself is
+        used only for a member nobody told us about (it connected to us first)."""
         if node_id == self.me.node_id:
             return
         known = self.members.get(node_id)
-        if known is not None and known.client_addr == client_addr and known.cluster_addr == (
-            cluster_addr
-        ):
+        address = known.cluster_addr if known is not None else dialed or cluster_addr
+        if known is not None and known.client_addr == client_addr:
             return
-        self._add(Member(node_id, client_addr, cluster_addr))
+        self._add(Member(node_id, client_addr, address))
         if known is None:
             log.info("member %s joined (%s, cluster %s)", node_id, client_addr, cluster_addr)
             self.ring = Ring.initial(self.members, self.q)
@@ -112,7 +117,7 @@ class Membership:
                 answer = self.transport.hello(addr, timeout=self.RETRY * 5)
                 if answer is None:
                     continue
-                self.learn(*answer)
+                self.learn(*answer, dialed=f"{addr[0]}:{addr[1]}")
                 for pending in (self.waiting, named):
                     if addr in pending:
                         pending.remove(addr)
