@@ -28,7 +28,6 @@ from storage import compaction
 from storage.batch import decode_record
 from storage.errors import CorruptionError, StorageError
 from storage.iterators import merge_ordered
-from storage.memtable import MemTable
 from storage.options import Options
 from storage.sstable import Table, TableBuilder, TableProperties
 from storage.version import FileMeta, Version
@@ -234,28 +233,36 @@ class LogFlushSpec:
     tmp_prefix: str = ""
 
 
-def replay_log(spec: LogFlushSpec) -> MemTable:
-    """The memtable a sealed log holds, checked against what the engine's memtable held."""
-    mem = MemTable(0)
+def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, int, bytes]]:
+    """key -> its newest (seq, kind, value) in a sealed log, checked against what the engine's
+    memtable held. A plain dict, not a MemTable: with no snapshot versions to keep, the last
+    write of a key wins, and skipping MemTable.apply's bookkeeping halves the replay."""
+    newest: dict[bytes, tuple[int, int, bytes]] = {}
+    entries = max_seq = 0
     for offset, payload in LogReader(spec.log_path, WAL_MAGIC, tail_ok=False).records():
         seq, ops = decode_record(payload, spec.log_path, offset)
-        mem.apply(seq, ops, -1)
-    if mem.entries != spec.entries or mem.max_seq != spec.max_seq:
+        for kind, key, value in ops:
+            newest[key] = (seq, kind, value)
+            seq += 1
+        entries += len(ops)
+        max_seq = seq - 1
+    if entries != spec.entries or max_seq != spec.max_seq:
         raise CorruptionError(
             spec.log_path,
             None,
-            f"log holds {mem.entries} ops up to seq {mem.max_seq}, "
+            f"log holds {entries} ops up to seq {max_seq}, "
             f"the memtable {spec.entries} up to {spec.max_seq}",
         )
-    return mem
+    return newest
 
 
 def run_log_flush(
     spec: LogFlushSpec, new_number: Callable[[], int], path_for: Callable
 ) -> MergeResult:
-    mem = replay_log(spec)
+    newest = replay_log(spec)
+    entries = ((key, *newest[key]) for key in sorted(newest))
     return MergeResult(
-        write_tables(spec.dirpath, mem.iter_all(), spec.options, new_number, None, None, path_for)
+        write_tables(spec.dirpath, entries, spec.options, new_number, None, None, path_for)
     )
 
 
