@@ -80,14 +80,15 @@ class _Read:
         self.merged_raw: bytes | None = None  # set once the client has its answer
 
     def add(self, node: str, ok: bool, raw: bytes | None = None) -> None:
+        if self.merged_raw is not None:  # answered already: a late reply, only repair it
+            if ok and raw != self.merged_raw:
+                self.coordinator.repair(node, self.raw_key, self.merged, self.merged_raw, raw)
+            return
         tally = self.tally
         if node in tally.answers:
             return
         outcome = tally.add(node, ok, raw)
-        if self.merged_raw is not None:
-            if ok and raw != self.merged_raw:
-                self.coordinator.repair(node, self.raw_key, self.merged, self.merged_raw, raw)
-        elif outcome is not quorum.Outcome.PENDING or tally.pending == 0:
+        if outcome is not quorum.Outcome.PENDING or tally.pending == 0:
             self.done.set()
 
     def callback(self, node: str) -> Any:
