@@ -167,11 +167,17 @@ def skew_partition(rng: random.Random, ids: list[str], d: float) -> list[Step]:
 
 
 def disk(rng: random.Random, ids: list[str], d: float) -> list[Step]:
-    """A node whose fsync fails (EIO), then another whose disk is full (ENOSPC), with the
-    node's process left to react as it does (a node that dies is restarted at the end)."""
+    """A node whose fsync fails (EIO), then another whose disk is full (ENOSPC). The engine
+    refuses every write after a failed sync until it is reopened (by design, as Redis'
+    MISCONF), so the heal is what an operator does: fix the disk, restart the node."""
     def fault(k: int) -> tuple[str, Action, Action]:
         x, mode = rng.choice(ids), ("eio", "enospc")[k % 2]
-        return f"disk {mode} on {x}", lambda c: c.disk(x, mode), lambda c: c.disk(x, "")
+
+        def heal(c: FaultCluster) -> None:
+            c.disk(x, "")
+            c.restart(x)
+
+        return f"disk {mode} on {x}", lambda c: c.disk(x, mode), heal
     return _cycle(d, fault)
 
 
