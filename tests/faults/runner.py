@@ -45,6 +45,7 @@ class Result:
     convergence_s: float = 0.0
     diverged: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    cart_acked: int = 0  #: acknowledged cart adds (Jepsen's measure of loss is over these)
     history: list[Op] = field(default_factory=list, repr=False)
     finals: dict[str, Final] = field(default_factory=dict, repr=False)
 
@@ -52,6 +53,10 @@ class Result:
         conv = f"{self.convergence_s:.1f}" if self.converged else f">{self.convergence_s:.0f}!"
         return (f"| {self.schedule} | {self.seed} | {self.policy} | {self.ops} | {self.acked} | "
                 f"{len(self.lost)} | {len(self.phantom)} | {len(self.resurrected)} | {conv} |")
+
+    @property
+    def cart_lost(self) -> int:
+        return sum(item.startswith("cart:") for item in self.lost)
 
     @property
     def clean(self) -> bool:
@@ -195,6 +200,7 @@ def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12
 def _judge(result: Result, history: list[Op], finals: dict[str, Final]) -> None:
     verdict = check(history, finals)
     result.history, result.finals = history, finals
+    result.cart_acked = sum(op.kind == "add" and op.outcome == "ok" for op in history)
     result.ops, result.acked = verdict.ops, verdict.acked
     result.lost, result.phantom = verdict.lost, verdict.phantom
     result.resurrected = verdict.resurrected
