@@ -119,35 +119,7 @@ DIFFERENCES: list[Difference] = [
     D("hello", n.masking(b"id"), "each server numbers its own clients", name="client-id"),
     D("pttl", n.within(1000), "milliseconds pass between the two requests", kind="timing"),
     # --- known bugs (the integrator fixes them; remove the entry with the fix) -----------------
-    D("incrbyfloat", n.anything, "hexadecimal floats: Redis parses numbers with strtold, so "
-      "`SET h 10`, `INCRBYFLOAT h 0x10` gives Redis \"26\" and respdyn `-ERR value is not a "
-      "valid float`; likewise a stored \"0x10\"", kind="bug", name="hex-float",
-      when=lambda argv: len(argv) == 3 and argv[2].lower().lstrip(b"+-").startswith(b"0x")),
 ]
-
-DIFFERENCES += [
-    D("client|info", n.client_fields_except(b"flags", b"sub", b"psub"), "a subscribed client "
-      "shows as not subscribed: after `SUBSCRIBE ch`, `PSUBSCRIBE p*` (RESP3), CLIENT INFO says "
-      "Redis `flags=P … sub=1 psub=1`, respdyn `flags=N … sub=0 psub=0`", kind="bug",
-      name="subscribed-flags"),
-    D("client|list", n.anything, "subscribers are not of TYPE pubsub: with one client "
-      "subscribed, `CLIENT LIST TYPE pubsub` lists it in Redis and nothing in respdyn (so "
-      "`CLIENT KILL TYPE pubsub` misses it too)", kind="bug", name="subscribed-flags",
-      when=has("pubsub"), replies=(b"=4\r\ntxt:\r\n", b"$0\r\n\r\n")),
-]
-DIFFERENCES.append(D(
-    "hincrbyfloat", n.anything, "hexadecimal floats, as INCRBYFLOAT: `HSET h hexinc 10 hex "
-    "0x10`, `HINCRBYFLOAT h hexinc 0x10` gives Redis \"26\", respdyn `-ERR value is not a valid "
-    "float`; `HINCRBYFLOAT h hex 1` gives Redis \"17\", respdyn `-ERR hash value is not a "
-    "float` (ZADD/ZINCRBY/ZRANGEBYSCORE accept hexadecimal scores like Redis)", kind="bug",
-    name="hex-float", when=lambda argv: len(argv) == 4 and argv[2].startswith(b"hex")))
-
-#: calls whose stored value is the hex float above (INCRBYFLOAT on "0x10")
-HEX_KEYS = (b"hexv",)
-DIFFERENCES.insert(-1, D(
-    "incrbyfloat", n.anything, "a stored hexadecimal float (`SET hexv 0x10`, `INCRBYFLOAT hexv "
-    "1`): Redis \"17\", respdyn `-ERR value is not a valid float`", kind="bug",
-    name="hex-float-stored", when=lambda argv: len(argv) == 3 and argv[1] in HEX_KEYS))
 
 #: clients or tools that fail against respdyn because of a known bug: the test checks the
 #: failure is still the declared one (and fails once it is fixed, to remove the entry)
@@ -162,9 +134,6 @@ CLIENT_BUGS: dict[str, str] = {
 #: INFO fields Redis 7.0 has that respdyn leaves out, among those clients read
 #: (compat/test_clients.py INFO_FIELDS), and why
 INFO_MISSING: dict[str, str] = {
-    "cluster_enabled": "bug (single node only): INFO has no `# Cluster` section, Redis always "
-    "reports `cluster_enabled:0`; tools that pick cluster mode from it (RedisInsight, Predis, "
-    "redis-py-cluster-style probes) read a missing field",
 }
 
 #: commands the compat suite deliberately never sends, with the reason (the report shows it)

@@ -91,8 +91,10 @@ def build_context(
     clustered = isinstance(store, ReplicatedStore)
     notify.install(ctx, notify.Notifier(BLOCKED_POLL_S if clustered else None))
     ctx.info_sections["storage"] = lambda: _info_fields(store.info())
-    if isinstance(store, ReplicatedStore):
-        ctx.info_sections["cluster"] = cluster_info(store)
+    # Redis always has the Cluster section; tools read cluster_enabled to pick their mode
+    ctx.info_sections["cluster"] = (
+        cluster_info(store) if clustered else lambda: {"cluster_enabled": 0}
+    )
     return ctx
 
 

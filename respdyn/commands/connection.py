@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from respdyn import errors
+from respdyn.commands import lists, notify, transactions
 from respdyn.commands.args import to_int
 from respdyn.commands.context import Context
 from respdyn.commands.docs import help_reply
@@ -275,9 +276,22 @@ def client_setinfo(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return OK
 
 
+def _flags(session: Session) -> str:
+    """Redis' client flags that apply here: P subscribed, x in MULTI, b blocked, else N."""
+    extra = session.extra
+    flags = "".join(flag for key, flag in _FLAG_KEYS if extra.get(key))
+    return flags or "N"
+
+
+#: session.extra entries that show as CLIENT LIST flags (the order Redis prints them)
+_FLAG_KEYS = ((transactions.MULTI, "x"), (lists.BLOCKED, "b"), (notify.SUBSCRIPTIONS, "P"))
+
+
 def client_line(session: Session, now: float) -> str:
     """One CLIENT LIST / CLIENT INFO line, Redis 7's fields in Redis' order (buffer and memory
     fields are 0: the server owns the buffers); Redis 7.2's lib-name/lib-ver at the end."""
+    subs = notify.subscriptions(session)
+    tx = session.extra.get(transactions.MULTI)
     fields = [
         ("id", session.id),
         ("addr", session.addr),
@@ -286,12 +300,12 @@ def client_line(session: Session, now: float) -> str:
         ("name", session.name.decode("latin-1")),
         ("age", int(now - session.created)),
         ("idle", int(now - session.last_interaction)),
-        ("flags", "N"),
+        ("flags", _flags(session)),
         ("db", session.db),
-        ("sub", 0),
-        ("psub", 0),
+        ("sub", len(subs.channels) if subs else 0),
+        ("psub", len(subs.patterns) if subs else 0),
         ("ssub", 0),
-        ("multi", -1),
+        ("multi", len(tx.queue) if tx is not None else -1),
         ("qbuf", 0),
         ("qbuf-free", 0),
         ("argv-mem", 0),
@@ -314,8 +328,9 @@ def client_line(session: Session, now: float) -> str:
 
 
 def client_type(session: Session) -> str:
-    """Redis' client classes; respdyn has no replicas on the client port, so only `normal`."""
-    return "normal"
+    """Redis' client classes: `pubsub` while subscribed, else `normal` (respdyn has no
+    replicas on the client port)."""
+    return "pubsub" if notify.subscriptions(session) else "normal"
 
 
 #: the names CLIENT LIST/KILL TYPE accept (Redis' getClientTypeByName)
@@ -381,7 +396,7 @@ def _selected_clients(ctx: Context, args: list[bytes]) -> list[Session]:
     support="differs",
     note=(
         "buffer/memory fields are 0; "
-        "lib-name/lib-ver fields as Redis 7.2; every client is of TYPE normal"
+        "lib-name/lib-ver fields as Redis 7.2; no replica clients on the client port"
     ),
 )
 def client_list(ctx: Context, session: Session, args: list[bytes]) -> Any:

@@ -25,7 +25,7 @@ from gevent.event import Event
 
 from respdyn import errors
 from respdyn.commands import notify
-from respdyn.commands.args import INT64_MIN, to_float, to_int
+from respdyn.commands.args import INT64_MIN, to_int, to_long_double
 from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
 from respdyn.commands.transactions import EXECUTING
@@ -421,12 +421,15 @@ def rpoplpush(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 
 def parse_timeout(arg: bytes) -> float | None:
-    """Seconds to block (None = forever), as Redis 7.0's getTimeoutFromObjectOrReply: a
-    double, times 1000 rounded up to a C long long (NaN refused; what does not fit, infinity
-    included, becomes LLONG_MIN, hence 'negative')."""
-    value = to_float(arg, errors.ReplyError("timeout is not a float or out of range"))
-    ms = value * 1000.0
-    if math.isinf(ms) or not INT64_MIN <= ms < 2.0**63:
+    """Seconds to block (None = forever), as Redis 7.0's getTimeoutFromObjectOrReply: a long
+    double (strtold), times 1000 rounded up to a C long long (NaN refused; what does not fit,
+    infinity included, becomes LLONG_MIN, hence 'negative')."""
+    try:
+        value = to_long_double(arg)
+    except errors.ReplyError:
+        raise errors.ReplyError("timeout is not a float or out of range") from None
+    ms = value * 1000
+    if not INT64_MIN <= ms < 2**63:  # infinities and huge long doubles alike
         raise errors.ReplyError("timeout is negative")
     whole = math.ceil(ms)
     if whole < 0:

@@ -12,7 +12,6 @@ A command decodes the whole value and orders it with `sortedcontainers.SortedLis
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from respdyn import errors
-from respdyn.commands.args import to_int
+from respdyn.commands.args import strtod, to_float, to_int
 from respdyn.commands.context import Context
 from respdyn.commands.keys import parse_cursor
 from respdyn.commands.registry import CommandTable
@@ -103,44 +102,7 @@ _ARGS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 # --- scores as Redis parses them (C strtod) --------------------------------------------------
 
-_STRTOD = re.compile(
-    rb"([ \t\n\v\f\r]*)([-+]?)(?:(inf(?:inity)?|nan)"
-    rb"|(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[-+]?[0-9]+)?)"
-    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[-+]?[0-9]+)?))\Z",
-    re.IGNORECASE,
-)
-
-
-def strtod(arg: bytes) -> tuple[float, bool, bool] | None:
-    """C's strtod over the whole argument: (value, leading space, out of range), or None when
-    it is not all a number. Hex floats (0x1p3) are numbers, as in C; out of range means
-    overflow to infinity or underflow to zero (strtod's ERANGE)."""
-    m = _STRTOD.match(arg)
-    if m is None:
-        return None
-    space, sign, word, hexa, dec = m.groups()
-    text = (sign + (word or hexa or dec)).decode("ascii")
-    if word:
-        return float(text), bool(space), False
-    if hexa:
-        try:
-            value = float.fromhex(text)
-        except OverflowError:
-            return math.copysign(math.inf, -1.0 if sign == b"-" else 1.0), bool(space), True
-        digits = hexa[2:].split(b"p")[0].split(b"P")[0]
-    else:
-        value = float(text)
-        digits = dec.lower().split(b"e")[0]
-    lost = math.isinf(value) or (value == 0 and digits.strip(b"0.") != b"")
-    return value, bool(space), lost
-
-
-def to_score(arg: bytes, error: errors.ReplyError | None = None) -> float:
-    """Redis' getDoubleFromObject: no leading space, no NaN, nothing out of range."""
-    parsed = strtod(arg)
-    if parsed is None or parsed[1] or parsed[2] or math.isnan(parsed[0]):
-        raise error or errors.not_float()
-    return parsed[0]
+to_score = to_float  # Redis' getDoubleFromObject, shared with every other double argument
 
 
 def to_bound(arg: bytes, error: errors.ReplyError) -> float:

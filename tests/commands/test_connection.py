@@ -445,3 +445,18 @@ def test_client_help_lists_the_subcommands(call):
 )
 def test_client_arity(call, argv, error):
     assert err(call(*argv)) == error
+
+
+def test_client_list_shows_subscribers_and_transactions(call):
+    other = call.other()
+    other("SUBSCRIBE", "ch")
+    other("PSUBSCRIBE", "p*", "q*")
+    line = call("CLIENT", "LIST", "TYPE", "pubsub").text.decode()
+    assert f"id={other.session.id} " in line
+    assert " flags=P " in line and " sub=1 psub=2 " in line
+    assert call("CLIENT", "LIST", "TYPE", "normal").text.decode().count("\n") == 1  # us only
+    third = call.other()
+    third("MULTI")
+    third("SET", "k", "v")
+    listing = call("CLIENT", "LIST", "ID", str(third.session.id)).text.decode()
+    assert " flags=x " in listing and " multi=1 " in listing

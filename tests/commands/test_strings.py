@@ -697,3 +697,33 @@ def test_lcs_refuses_huge_tables(call, monkeypatch) -> None:
     assert err(call("LCS", "a", "b")) == (
         "ERR Insufficient memory, failed allocating transient memory for LCS"
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "increment", "expected"),
+    [
+        (b"10", b"0x10", b"26"),  # strtold reads hexadecimal floats
+        (b"0x10", b"1", b"17"),
+        (b"0", b"-0x1.8p1", b"-3"),
+        (b"0", b"0X1P3", b"8"),
+        (b"0", b"0x.8", b"0.5"),
+    ],
+)
+def test_incrbyfloat_reads_hex_floats_as_redis(call, start, increment, expected):
+    call("SET", "f", start)
+    assert call("INCRBYFLOAT", "f", increment) == expected
+
+
+@pytest.mark.parametrize("increment", [b"1e999999", b"1e-999999", b"0x1p99999999", b"0x",
+                                       b"0xp1", b"1e4933", b"0x1p16384", b" 0x10"])
+def test_incrbyfloat_refuses_out_of_range_without_big_number_work(call, increment):
+    """1e999999 once made the server build 10**999999 (a hang): refused up front now."""
+    call("SET", "f", "0")
+    reply = call("INCRBYFLOAT", "f", increment)
+    assert isinstance(reply, ReplyError) and reply.message == "value is not a valid float"
+
+
+def test_incrbyfloat_prints_the_largest_long_doubles_in_full(call):
+    call("SET", "f", "0")
+    reply = call("INCRBYFLOAT", "f", "1e4932")
+    assert reply.startswith(b"1000") and len(reply) == 4933  # '%.17Lf' trimmed, as Redis
