@@ -27,6 +27,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -394,7 +395,7 @@ def _spread(values: list[float]) -> str:
     if not values:
         return "-"
     values = sorted(values)
-    mid = _cell(values[len(values) // 2])
+    mid = _cell(statistics.median(values))
     return mid if len(values) == 1 else f"{mid} [{_cell(values[0])}-{_cell(values[-1])}]"
 
 
