@@ -42,6 +42,39 @@ def ctx(tmp_path) -> Iterator[Context]:
         engine.close()
 
 
+#: the fake clock's start, unix ms
+NOW = 1_700_000_000_000
+
+
+class Clock:
+    """A settable clock swapped into the keyspace: expiry without sleeping."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock(ctx: Context) -> Clock:
+    fake = Clock(NOW)
+    ctx.keyspace.clock = fake
+    return fake
+
+
+@pytest.fixture
+def sides(tmp_path) -> Iterator[Any]:
+    """Two nodes whose records can be joined into siblings (tests/commands/partition_sides)."""
+    from tests.commands.partition_sides import Sides  # it imports Caller from here
+
+    s = Sides(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
 @pytest.fixture
 def call(ctx: Context) -> Caller:
     return Caller(ctx, ctx.sessions.open(addr="127.0.0.1:1"))

@@ -4,24 +4,12 @@ up when the siblings merge (Keyspace.resolve)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from respdyn.errors import ReplyError, WrongType
 from respdyn.keyspace.crdt import counter as pn
 from respdyn.keyspace.record import Kind
 from respdyn.protocol.reply import OK, Status
-from tests.commands.partition_sides import Sides
-
-
-@pytest.fixture
-def sides(tmp_path) -> Iterator[Sides]:
-    s = Sides(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def kind_of(call, key: str) -> int:

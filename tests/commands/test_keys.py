@@ -17,21 +17,6 @@ SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
 
 
-class Clock:
-    """A settable clock swapped into the keyspace: expiry without sleeping."""
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock(ctx: Context) -> Clock:
-    fake = Clock(NOW)
-    ctx.keyspace.clock = fake
-    return fake
 
 
 def err(reply: object) -> str:

@@ -3,8 +3,6 @@ them), SSCAN over big sets, and the ORSWOT merge of concurrent siblings (Keyspac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import gevent
 import pytest
 
@@ -13,16 +11,6 @@ from respdyn.keyspace import layout
 from respdyn.keyspace.crdt import orset
 from respdyn.keyspace.record import Kind
 from respdyn.protocol.reply import Double, Set
-from tests.commands.partition_sides import Sides
-
-
-@pytest.fixture
-def sides(tmp_path) -> Iterator[Sides]:
-    s = Sides(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def members(reply) -> set[bytes]:

@@ -3,22 +3,10 @@ them; RESP3 pairs), ZSCAN, and the per-member merge of concurrent siblings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from respdyn.errors import ReplyError, WrongType
 from respdyn.protocol.reply import Double
-from tests.commands.partition_sides import Sides
-
-
-@pytest.fixture
-def sides(tmp_path) -> Iterator[Sides]:
-    s = Sides(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def error(reply) -> str:

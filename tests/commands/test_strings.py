@@ -66,21 +66,6 @@ def test_add_long_double_errors(value: bytes, incr: bytes, error: str) -> None:
 NOW = 1_700_000_000_000  #: the fake clock's start, unix ms
 
 
-class Clock:
-    """A settable clock swapped into the keyspace: expiry without sleeping."""
-
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock(ctx: Context) -> Clock:
-    fake = Clock(NOW)
-    ctx.keyspace.clock = fake
-    return fake
 
 
 def err(reply: object) -> str:
