@@ -91,6 +91,9 @@ class FakeEngine(dict):
     def put(self, key, value):
         self[key] = value
 
+    def write_out(self):  # the WAL hand-off to the OS a new dot waits for
+        pass
+
 
 def test_replica_service_stores_encoded_clocks():
     engine = FakeEngine()
