@@ -24,9 +24,8 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
 
-from cluster_harness import quiet_port  # noqa: E402
+from harness import quiet_port, wait_until_serving  # noqa: E402
 from harness import stop as stop_proc  # noqa: E402
-from harness import wait_until_serving  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PROXY_HOST = "127.0.0.1"

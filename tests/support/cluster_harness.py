@@ -5,42 +5,11 @@ ring from the start), always stopped by PID."""
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 from pathlib import Path
 
 import redis
-from harness import RespdynProcess, stop, wait_until_serving
-
-
-def _ephemeral_low() -> int:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-_handed_out: set[int] = set()
-
-
-def quiet_port(host: str = "127.0.0.1") -> int:
-    """A free port BELOW the kernel's ephemeral range: nodes open many outgoing connections
-    while their peers start, and one of those must not take a port a peer is about to bind."""
-    high = _ephemeral_low() - 1
-    for _ in range(200):
-        port = random.randint(max(1025, high - 12000), high)
-        if port in _handed_out:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                continue
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
+from harness import RespdynProcess, quiet_port, stop, wait_until_serving
 
 
 class Cluster:

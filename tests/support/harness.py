@@ -4,6 +4,7 @@ loopback ports, waited for by polling PING (bounded), always stopped by PID."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,10 +18,38 @@ from pathlib import Path
 STARTUP_TIMEOUT = 20.0
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out: set[int] = set()
+
+
+def quiet_port(host: str = "127.0.0.1") -> int:
+    """A free port BELOW the kernel's ephemeral range: nodes open many outgoing connections
+    while their peers start, and one of those must not take a port a peer is about to bind."""
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = random.randint(max(1025, high - 12000), high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A free port outside the ephemeral range (see `quiet_port`)."""
+    return quiet_port(host)
 
 
 def ping(host: str, port: int, timeout: float = 1.0) -> bool:
