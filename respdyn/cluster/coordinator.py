@@ -27,6 +27,7 @@ knows how raw keys map to slots. FLUSHDB/FLUSHALL delete the range on every memb
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,11 +268,17 @@ class Coordinator:
             raise errors.NoQuorum(tally.successes(), put.w)
 
     def _forward(self, put: m.Put, prefs: list[str]) -> None:
-        """Hand the put to the first reachable replica; it coordinates and answers."""
+        """Hand the put to the first reachable replica; it coordinates and answers. The whole
+        hand-off waits at most twice the timeout (docs/cluster-protocol.md): a dead replica
+        fails at once and the next is tried, but silent ones share one deadline."""
         self.stats.forwarded_writes += 1
         args = m.put_args(put)
+        deadline = time.monotonic() + 2 * self.timeout
         for node in prefs:
-            reply = self.call(node, m.PUT, args, timeout=2 * self.timeout)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            reply = self.call(node, m.PUT, args, timeout=remaining)
             if reply is None:
                 continue
             if reply.ok:
