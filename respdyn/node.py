@@ -81,7 +81,9 @@ def build_context(
     if store is None:
         store = LocalStore(engine, offload) if offload else LocalStore(engine)
     mergers = {**crdt.MERGERS, Kind.LIST: list_crdt.merge}
-    keyspace = Keyspace(store, node_id=config.effective_node_id.encode(), mergers=mergers)
+    removals = crdt.REMOVALS if isinstance(store, ReplicatedStore) else None
+    keyspace = Keyspace(store, node_id=config.effective_node_id.encode(), mergers=mergers,
+                        removals=removals)
     ctx = Context(
         keyspace=keyspace,
         config=config,

@@ -125,7 +125,7 @@ def rename_generic(ctx: Context, session: Session, args: list[bytes], nx: bool) 
     if nx and ks.exists(db, dst):
         return 0
     ks.put(db, dst, entry.kind, entry.payload, entry.expire_at)
-    ks.delete(db, src, entry.context)
+    ks.delete(db, src, entry.context, entry)
     return 1 if nx else OK
 
 
@@ -263,7 +263,7 @@ def expire_generic(
     if entry is None or not opts.allows(entry.expire_at, when):
         return 0
     if when <= now:
-        ks.delete(db, key, entry.context)
+        ks.delete(db, key, entry.context, entry)
     else:
         ks.put(db, key, entry.kind, entry.payload, when, entry.context)
     return 1

@@ -66,7 +66,7 @@ def store(ctx: Context, db: int, key: bytes, loaded: Loaded) -> None:
     context = None if entry is None else entry.context
     if not loaded.value:
         if entry is not None:
-            ks.delete(db, key, context)
+            ks.delete(db, key, context, entry)
         return
     expire_at = 0 if entry is None else entry.expire_at
     ks.put(db, key, LIST, crdt.encode(loaded.value), expire_at, context)

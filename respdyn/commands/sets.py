@@ -91,7 +91,7 @@ def save(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int, entry: Entry | 
     Redis does (see docs/datatypes.md for what that means under partition)."""
     if not state.entries:
         if entry is not None:
-            ks.delete(db, key, entry.context)
+            ks.delete(db, key, entry.context, entry)
         return
     payload = orset.encode(state, fmt)
     if entry is None:
@@ -113,7 +113,7 @@ def store_new(ks: Keyspace, db: int, key: bytes, kind: int, fmt: int,
     fill(state)
     if not state.entries:
         if entry is not None:
-            ks.delete(db, key, entry.context)
+            ks.delete(db, key, entry.context, entry)
         return 0
     ks.put(db, key, kind, orset.encode(state, fmt), 0, None if entry is None else entry.context)
     return len(state.entries)

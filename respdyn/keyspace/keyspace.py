@@ -41,6 +41,17 @@ class Entry:
 Merge = Callable[[list[bytes]], bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """How a mergeable kind is deleted as an observed remove."""
+
+    clear: Callable[[bytes], bytes]  #: the state with every observed element removed
+    is_empty: Callable[[bytes], bool]  #: no element left
+
+
+_UNMERGED = object()  # resolve by the winner rule instead
+
+
 def merge_expiry(siblings: list[Sibling]) -> int:
     """Concurrent TTLs: PERSIST (0) wins, else the longest (docs/datatypes.md)."""
     return 0 if any(s.expire_at == 0 for s in siblings) else max(s.expire_at for s in siblings)
@@ -53,6 +64,7 @@ class Keyspace:
         node_id: bytes = b"local",
         clock: Callable[[], int] = now_ms,
         mergers: dict[int, Merge] | None = None,
+        removals: dict[int, Removal] | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
@@ -60,6 +72,10 @@ class Keyspace:
         #: kinds whose concurrent siblings merge (CRDTs: counters, sets, hashes, ...) instead
         #: of resolving to one winner; wired by node.py from the type modules
         self.mergers: dict[int, Merge] = mergers or {}
+        #: kinds whose deletion is an observed remove (a replicated store is given them): a
+        #: DEL, or a command that empties the value, leaves a tombstone carrying the cleared
+        #: state, so a concurrent add on another replica survives the merge (add-wins)
+        self.removals: dict[int, Removal] = removals or {}
         #: called with (db, key) after every put/delete (WATCH's "was it written since")
         self.on_write: Callable[[int, bytes], None] | None = None
         #: called with the databases about to be flushed, before the flush (WATCH)
@@ -73,16 +89,27 @@ class Keyspace:
         if record is None:
             return None
         winner = record.winner()
-        if len(record.siblings) > 1 and winner.kind in self.mergers and not winner.tombstone:
-            same = [s for s in record.siblings
-                    if s.kind == winner.kind and not s.tombstone and not s.expired(now)]
-            if len(same) > 1:
-                payload = self.mergers[winner.kind]([s.payload for s in same])
-                return Sibling(winner.kind, payload, merge_expiry(same), winner.timestamp,
-                               winner.node)
+        if len(record.siblings) > 1 and winner.kind in self.mergers:
+            merged = self._merge(record.siblings, winner, now)
+            if merged is not _UNMERGED:
+                return merged
         if winner.tombstone or winner.expired(now):
             return None
         return winner
+
+    def _merge(self, siblings: list[Sibling], winner: Sibling, now: int) -> Sibling | None:
+        """Merge the winner's kind: live values and the cleared states deletions left. A merge
+        that involved a deletion and leaves nothing is a missing key (observed remove)."""
+        same = [s for s in siblings if s.kind == winner.kind and not s.expired(now)
+                and (not s.tombstone or s.payload)]
+        if len(same) < 2:
+            return _UNMERGED
+        payload = self.mergers[winner.kind]([s.payload for s in same])
+        live = [s for s in same if not s.tombstone]
+        removal = self.removals.get(winner.kind)
+        if not live or (len(live) < len(same) and removal and removal.is_empty(payload)):
+            return None
+        return Sibling(winner.kind, payload, merge_expiry(live), winner.timestamp, winner.node)
 
     def merges(self, kind: int) -> bool:
         return kind in self.mergers
@@ -124,8 +151,17 @@ class Keyspace:
         if self.on_write is not None:
             self.on_write(db, key)
 
-    def delete(self, db: int, key: bytes, context: bytes | None = None) -> None:
-        sibling = Sibling(Kind.STRING, b"", 0, self.clock(), self.node_id, tombstone=True)
+    def delete(
+        self, db: int, key: bytes, context: bytes | None = None, observed: Entry | None = None
+    ) -> None:
+        """Delete `key`; `observed` (the value read) makes it an observed remove where the
+        kind has one (see `removals`), so concurrent adds elsewhere survive."""
+        removal = self.removals.get(observed.kind) if observed is not None else None
+        if removal is not None:
+            sibling = Sibling(observed.kind, removal.clear(observed.payload), 0, self.clock(),
+                              self.node_id, tombstone=True)
+        else:
+            sibling = Sibling(Kind.STRING, b"", 0, self.clock(), self.node_id, tombstone=True)
         self.store.write(layout.data_key(db, key), sibling, context)
         if self.on_write is not None:
             self.on_write(db, key)
@@ -135,7 +171,7 @@ class Keyspace:
         entry = self.lookup(db, key)
         if entry is None:
             return False
-        self.delete(db, key, entry.context)
+        self.delete(db, key, entry.context, entry)
         return True
 
     def exists(self, db: int, key: bytes) -> bool:

@@ -6,6 +6,7 @@ the cluster layer must not: how a raw key maps to its slot (`layout`). Nothing e
 Value codec (the bytes inside a `dvv.Sibling`; a tombstone is the dvv value None)::
 
     value := kind: u8, expire_at_ms: u64 little-endian, payload: bytes    (do not renumber kinds)
+    kind  := bits 0-6 the Kind, bit 7 REMOVED (a deletion carrying the cleared CRDT state)
 
 A record's context is the clock's causal context as a printable token
 (`dvv.encode_context(dvv.join(clock))`), the token SIBLINGS shows and RESOLVE takes back.
@@ -28,6 +29,8 @@ from respdyn.keyspace import layout, request
 from respdyn.keyspace.record import Kind, Record, Sibling
 
 _VALUE_HEAD = struct.Struct("<BQ")
+#: kind-byte flag of an observed-remove deletion (a tombstone carrying its cleared state)
+REMOVED = 0x80
 _SLOT = struct.Struct(">H")
 
 
@@ -46,12 +49,13 @@ def unpack_value(raw: bytes) -> tuple[int, int, bytes]:
 
 
 def to_dvv(sibling: Sibling) -> dvv.Sibling:
-    """A keyspace write as a client's dvv value (the node is stamped by the replica)."""
-    if sibling.tombstone:
+    """A keyspace write as a client's dvv value (the node is stamped by the replica). A
+    deletion that carries a cleared CRDT state (an observed remove) is kept as a value with
+    the REMOVED flag in its kind byte, so the state survives to be merged."""
+    if sibling.tombstone and not sibling.payload:
         return dvv.Sibling(None, sibling.timestamp)
-    return dvv.Sibling(
-        pack_value(sibling.kind, sibling.expire_at, sibling.payload), sibling.timestamp
-    )
+    kind = sibling.kind | REMOVED if sibling.tombstone else sibling.kind
+    return dvv.Sibling(pack_value(kind, sibling.expire_at, sibling.payload), sibling.timestamp)
 
 
 def from_dvv(value: dvv.Sibling) -> Sibling:
@@ -59,7 +63,8 @@ def from_dvv(value: dvv.Sibling) -> Sibling:
     if value.value is None:
         return Sibling(Kind.STRING, b"", 0, value.ts_ms, node, tombstone=True)
     kind, expire_at, payload = unpack_value(value.value)
-    return Sibling(kind, payload, expire_at, value.ts_ms, node)
+    return Sibling(kind & ~REMOVED, payload, expire_at, value.ts_ms, node,
+                   tombstone=bool(kind & REMOVED))
 
 
 def to_record(clock: dvv.Clock) -> Record | None:

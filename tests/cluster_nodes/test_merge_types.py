@@ -119,3 +119,37 @@ def test_concurrent_zadd_and_zrem_keep_the_member(split):
                    lambda c: c.zadd("zz", {"m": 5}),
                    lambda c: c.zrem("zz", "m"))
     assert reader.zscore("zz", "m") == 5.0
+
+
+# -- deletions are observed removes: emptying a value never undoes a concurrent add ----------
+
+
+def test_srem_of_the_last_member_keeps_a_concurrent_sadd(split):
+    reader = split(lambda c: c.sadd("last", "x"),
+                   lambda c: c.srem("last", "x"),  # empties the set: the key is deleted
+                   lambda c: c.sadd("last", "y"))
+    assert reader.smembers("last") == {b"y"}  # y kept, x stays removed
+    assert reader.type("last") == b"set"
+
+
+def test_del_of_a_hash_keeps_a_field_written_concurrently(split):
+    reader = split(lambda c: c.hset("h", mapping={"a": "1", "b": "2"}),
+                   lambda c: c.delete("h"),
+                   lambda c: c.hset("h", "c", "3"))
+    assert reader.hgetall("h") == {b"c": b"3"}
+
+
+def test_del_of_a_list_keeps_a_concurrent_push(split):
+    reader = split(lambda c: c.rpush("q", "old1", "old2"),
+                   lambda c: c.delete("q"),
+                   lambda c: c.rpush("q", "new"))
+    assert reader.lrange("q", 0, -1) == [b"new"]
+
+
+def test_concurrent_deletions_leave_no_key(split):
+    reader = split(lambda c: c.sadd("gone", "x"),
+                   lambda c: c.srem("gone", "x"),
+                   lambda c: c.delete("gone"))
+    assert reader.exists("gone") == 0
+    assert reader.smembers("gone") == set()
+    assert b"gone" not in reader.keys("*")
