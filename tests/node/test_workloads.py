@@ -156,3 +156,33 @@ def test_session_store_with_hashes_and_ttl(node, r):
     wait_for(lambda: not r.exists("session:short"), "the session never expired")
     assert store.load("short") == {}
     assert r.hgetall("session:abc")[b"user"] == b"alice"
+
+
+def test_session_store_through_redis_om(node):
+    """redis-om's HashModel (Redis Inc.'s object mapper) as a session store: one hash per
+    session (HSET), a TTL (EXPIRE), reads (HGETALL), updates that keep the TTL, delete."""
+    from redis_om import HashModel, get_redis_connection
+
+    url = f"redis://{node.host}:{node.port}"
+
+    class WebSession(HashModel, index=True):
+        user: str
+        cart_items: int
+
+        class Meta:
+            database = get_redis_connection(url=url)
+            global_key_prefix = "om"
+
+    db = WebSession.Meta.database
+    session = WebSession(user="alice", cart_items=3)
+    session.save()
+    session.expire(600)
+    assert db.type(session.key()) == "hash"  # redis-om decodes replies
+    loaded = WebSession.get(session.pk)
+    assert (loaded.user, loaded.cart_items) == ("alice", 3)
+    loaded.cart_items = 4
+    loaded.save()
+    assert WebSession.get(session.pk).cart_items == 4
+    assert 0 < db.ttl(session.key()) <= 600  # an update keeps the session's TTL
+    WebSession.delete(session.pk)
+    assert db.exists(session.key()) == 0
