@@ -167,18 +167,23 @@ def test_hello_from_an_unknown_node_changes_no_ring(fresh3: Cluster) -> None:
     assert fresh3.client(3).execute_command("DYNAMO", "RING") == before
 
 
-@pytest.mark.xfail(strict=True, reason="bug: " + NO_AUTH + "; a HELLO with a member's id and "
-                   "other addresses makes the node dial those addresses for that member")
+@pytest.mark.xfail(strict=False, reason="bug: " + NO_AUTH + "; a HELLO with a member's id and "
+                   "other addresses rewrites that member's client address in DYNAMO MEMBERS "
+                   "(membership.learn); not strict: a genuine HELLO from the member may restore "
+                   "it before the check (dialing keeps the seeded cluster address either way)")
 def test_hello_cannot_move_a_member(fresh3: Cluster) -> None:
     cluster = fresh3
     c = cluster.client(3)
     deadline = time.monotonic() + 10
     while True:  # until node3 has greeted every member (no event to wait on: poll, bounded)
         before = c.execute_command("DYNAMO", "MEMBERS")
-        if all(row[1] for row in before) or time.monotonic() > deadline:
+        if all(row[1] for row in before):
             break
+        assert time.monotonic() < deadline, f"node3 never greeted every member: {before}"
         time.sleep(0.1)
-    _send(_cluster_addr(cluster, 3), _hello("node1", (b"127.0.0.1:1", b"127.0.0.1:2")), 0.05)
+    forged = _hello("node1", (b"127.0.0.1:1", b"127.0.0.1:2"))
+    reply, _ = _send(_cluster_addr(cluster, 3), forged, 5.0)
+    assert reply, "no HELLO reply: the forged HELLO was not processed"  # processed by now
     assert c.execute_command("DYNAMO", "MEMBERS") == before
 
 

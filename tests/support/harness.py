@@ -29,12 +29,25 @@ def _ephemeral_low() -> int:
 _handed_out: set[int] = set()
 
 
+def _worker_range() -> tuple[int, int]:
+    """This test process' own slice of the ports below the ephemeral range: pytest-xdist
+    workers (gw0, gw1, ...) draw from disjoint slices, so two workers never pick one port."""
+    high = _ephemeral_low() - 1
+    low = max(1025, high - 16000)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    slices = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    span = (high - low) // max(1, slices)
+    start = low + span * (index % max(1, slices))
+    return start, start + span - 1
+
+
 def quiet_port(host: str = "127.0.0.1") -> int:
     """A free port BELOW the kernel's ephemeral range: nodes open many outgoing connections
     while their peers start, and one of those must not take a port a peer is about to bind."""
-    high = _ephemeral_low() - 1
+    low, high = _worker_range()
     for _ in range(200):
-        port = random.randint(max(1025, high - 12000), high)
+        port = random.randint(low, high)
         if port in _handed_out:
             continue
         with socket.socket() as s:
