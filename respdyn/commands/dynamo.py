@@ -54,22 +54,49 @@ def _sibling_reply(sibling: Any, now: int, meta: bool) -> Any:
 @table.command(
     "siblings", -2, "readonly", keys=(1, 1, 1), since="0.1.0",
     summary="Returns the causal context token and every concurrent version of a key "
-    "(nil for a delete); WITHMETA adds each version's timestamp (ms) and origin node.",
-    arguments=(("key", "key", ""), ("withmeta", "pure-token", "optional")),
+    "(nil for a delete); WITHMETA adds each version's timestamp (ms) and origin node. A merged "
+    "type (counter, hash, set, sorted set, list) shows its one merged value and 'merged' "
+    "(RAW: the stored versions).",
+    arguments=(("key", "key", ""), ("withmeta", "pure-token", "optional"),
+               ("raw", "pure-token", "optional")),
     **_RESPDYN,
 )
 def siblings(ctx: Context, session: Session, args: list[bytes]) -> Any:
-    meta = False
+    meta = raw = False
     for arg in args[1:]:
-        if arg.upper() != b"WITHMETA":
+        word = arg.upper()
+        if word == b"WITHMETA":
+            meta = True
+        elif word == b"RAW":
+            raw = True  # the stored versions even of a merged type (their CRDT payloads)
+        else:
             raise errors.syntax_error()
-        meta = True
     record: Record | None = ctx.keyspace.store.read(layout.data_key(session.db, args[0]))
     empty = b"" if _cluster(ctx) is None else dvv.encode_context(())
     if record is None:
         return [empty, []]
     now = ctx.keyspace.clock()
+    live = ctx.keyspace.resolve(record, now)
+    if not raw and live is not None and ctx.keyspace.merges(live.kind):
+        merged = _merged_view(ctx, session, args[0], live.kind)
+        shown = [merged, live.timestamp, live.node] if meta else merged
+        return [record.context or empty, [shown], b"merged"]
     return [record.context or empty, [_sibling_reply(s, now, meta) for s in record.siblings]]
+
+
+#: how SIBLINGS shows a merged type: the reply of the type's own read command
+_MERGED_READ = {
+    Kind.COUNTER: (b"get",), Kind.HASH: (b"hgetall",), Kind.SET: (b"smembers",),
+    Kind.ZSET: (b"zrange", b"0", b"-1", b"withscores"), Kind.LIST: (b"lrange", b"0", b"-1"),
+}
+
+
+def _merged_view(ctx: Context, session: Session, key: bytes, kind: int) -> Any:
+    """A CRDT kind has no siblings for the application to settle: its versions merge. SIBLINGS
+    shows that one merged value, as the type's read command returns it, and says "merged"."""
+    name, *rest = _MERGED_READ[Kind(kind)]
+    spec = ctx.registry.lookup(name)
+    return spec.handler(ctx, session, [key, *rest])  # type: ignore[union-attr,misc]
 
 
 @table.command(

@@ -46,7 +46,7 @@ def split(cluster3) -> Iterator:
 
 
 def siblings(reader: redis.Redis, key: str) -> int:
-    return len(reader.execute_command("SIBLINGS", key)[1])
+    return len(reader.execute_command("SIBLINGS", key, "RAW")[1])
 
 
 def test_concurrent_incrs_sum(split):
@@ -153,3 +153,15 @@ def test_concurrent_deletions_leave_no_key(split):
     assert reader.exists("gone") == 0
     assert reader.smembers("gone") == set()
     assert b"gone" not in reader.keys("*")
+
+
+def test_siblings_of_a_merged_type_show_the_merged_value(split):
+    reader = split(lambda c: c.sadd("tags", "a"),
+                   lambda c: c.sadd("tags", "left"),
+                   lambda c: c.sadd("tags", "right"))
+    context, versions, merged = reader.execute_command("SIBLINGS", "tags")
+    assert merged == b"merged"
+    assert len(versions) == 1 and set(versions[0]) == {b"a", b"left", b"right"}
+    _, [[value, ts, node]], _ = reader.execute_command("SIBLINGS", "tags", "WITHMETA")
+    assert set(value) == {b"a", b"left", b"right"} and ts > 0 and node
+    assert reader.execute_command("SIBLINGS", "plain-missing") == [context[:0] + b"AQA", []]
