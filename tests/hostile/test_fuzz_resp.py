@@ -169,6 +169,9 @@ def test_a_million_random_and_malformed_frames(node: RespdynProcess) -> None:
 # -- differential: the length-parsing edge cases, byte for byte against redis-server ------------
 
 LENGTHS = st.sampled_from(TRICKY_INTS + MALFORMED_COUNTS + MALFORMED_BULKS + [b"2", b"4"])
+#: what follows the malformed frame: protocol noise, no letters, so it can never spell a
+#: command whose reply is server-specific (HELLO's client id, INFO, TIME, ROLE...)
+INLINE_NOISE = " \"'\\0123456789$*:+-_\t"
 
 
 def _exchange(addr: tuple[str, int], data: bytes) -> bytes:
@@ -188,7 +191,7 @@ def _exchange(addr: tuple[str, int], data: bytes) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(count=LENGTHS, first=LENGTHS, second=LENGTHS,
-       payload=st.binary(max_size=6).filter(lambda b: b.isascii()))
+       payload=st.text(alphabet=INLINE_NOISE, max_size=6).map(str.encode))
 def test_length_edge_cases_answer_as_redis_does(
     node: RespdynProcess, redis_ref: tuple[str, int], count: bytes, first: bytes,
     second: bytes, payload: bytes,
