@@ -153,14 +153,3 @@ def _decode_any(data: bytes) -> Record:
     except struct.error as exc:
         raise RecordError(f"record truncated: {exc}") from None
     return Record(siblings, context)
-
-
-def peek_expire_at(data: bytes) -> int:
-    """The winner's expiry without decoding payloads: the compaction filter calls this for every
-    value it sees, so it must stay cheap (single-sibling fast path)."""
-    record = decode(data)
-    live = [s for s in record.siblings if not s.tombstone]
-    if not live or len(live) != len(record.siblings):
-        return 0
-    return max(0 if s.expire_at == 0 else s.expire_at for s in live) if all(
-        s.expire_at for s in live) else 0
