@@ -84,21 +84,10 @@ def attach(
     on_published: Callable[[bytes, bytes], Any],
 ) -> Broadcast:
     """Serve EVENT on this node's transport; returns the broadcaster to send events with.
-
-    Until messages.py declares EVENT (arity 3) and Coordinator.handle routes it to a registered
-    extension, this adds the op's arity to `messages.ARITY` and chains the transport's handler
-    (the hook is described in docs/datatypes.md, "Pub/sub")."""
+    Events are handled inline, so they keep their order per link."""
     transport = coordinator.transport
     broadcast = Broadcast(transport, lambda: list(coordinator.membership.members), on_pushed,
                           on_published)
-    m.ARITY.setdefault(EVENT, 3)
-    inner = transport.handler
-
-    def handler(peer: str, request: m.Request) -> list[bytes]:
-        if request.op == EVENT:
-            return broadcast.handle(peer, request.args)
-        return inner(peer, request)
-
-    transport.handler = handler
-    transport.inline_ops = frozenset(transport.inline_ops | {EVENT})  # keep events in order
+    coordinator.serve(m.register(EVENT, 3), lambda peer, args: broadcast.handle(peer, args),
+                      inline=True)
     return broadcast

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -43,6 +43,16 @@ from respdyn.cluster.replica import LWW, Replica
 from respdyn.cluster.transport import RemoteError, Transport
 
 log = logging.getLogger(__name__)
+
+
+class KeyMap(Protocol):
+    """How raw keys map to hash slots and partitions to key ranges: the keyspace's layout,
+    which the cluster layer must not import; the store above hands it down."""
+
+    def slot_of(self, raw_key: bytes) -> int: ...
+
+    def partition_ranges(self, ring: Any, partition: int) -> list[tuple[bytes, bytes]]: ...
+
 
 #: (raw key, encoded clock) pairs per SCAN message
 SCAN_PAGE = 512
@@ -126,6 +136,9 @@ class Coordinator:
         self.stats = Stats()
         self._cached_ring: Any = None
         self._prefs: dict[int, list[str]] = {}
+        #: op -> handler(peer, args) of the cluster modules (gossip, hints, anti-entropy, ...)
+        self.handlers: dict[bytes, Callable[[str, list[bytes]], list[bytes]]] = {}
+        self.keymap: KeyMap | None = None  #: set by the store above (ReplicatedStore)
         transport.handler = self.handle
 
     # -- placement -----------------------------------------------------------------------------
@@ -344,9 +357,21 @@ class Coordinator:
 
     # -- serving peers -------------------------------------------------------------------------
 
+    def serve(
+        self, op: bytes, handler: Callable[[str, list[bytes]], list[bytes]], inline: bool = False
+    ) -> None:
+        """Answer `op` (declared with `messages.register`) with `handler`. Inline handlers run
+        in the connection's reader: they must not wait on other nodes or on the disk."""
+        self.handlers[op] = handler
+        if inline:
+            self.transport.inline_ops = frozenset(self.transport.inline_ops | {op})
+
     def handle(self, peer: str, request: m.Request) -> list[bytes]:
         """A peer's request (the transport's handler)."""
         op, args = request.op, request.args
+        extension = self.handlers.get(op)
+        if extension is not None:
+            return extension(peer, args)
         if op == m.GET:
             return [self.replica.read_raw(args[0]) or b""]
         if op == m.STORE:

@@ -16,6 +16,7 @@ Operations (do not rename: peers of another version must still understand them):
 
     op        args                                    ok payload
     HELLO     node_id, client_addr, cluster_addr      node_id, client_addr, cluster_addr
+              (+ cluster_name, nonce, proof / + cluster_name, proof: the handshake block)
     GET       raw_key                                 clock ("" = no record)
     STORE     raw_key, clock                          -                 (merge with dvv.sync)
     PUT       raw_key, slot, sibling, context ("" = blind), w   -       (coordinate a write)
@@ -42,10 +43,31 @@ from respdyn.cluster import dvv
 HELLO, GET, STORE, PUT, SCAN, DELRANGE = (
     b"HELLO", b"GET", b"STORE", b"PUT", b"SCAN", b"DELRANGE",
 )
-#: args each operation takes (exactly)
+#: args each operation takes (exactly; -k = at least k); modules add theirs with `register`
 ARITY = {HELLO: 3, GET: 1, STORE: 2, PUT: 7, SCAN: 3, DELRANGE: 2}
+
+
+def register(op: bytes, arity: int) -> bytes:
+    """Declare an operation of a cluster module (gossip, hints, anti-entropy, transfer) next
+    to the code that handles it; `parse_request` checks its arity like the built-in ones."""
+    known = ARITY.get(op)
+    if known is not None and known != arity:
+        raise ValueError(f"op {op!r} registered twice with different arities")
+    ARITY[op] = arity
+    return op
 OK, ERR = b"ok", b"err"
 NOQUORUM = b"NOQUORUM"
+
+# ---- authentication handshake (cluster/handshake.py) -- one block, kept apart from other ops -
+#: the listener's first frame on every connection: [CHALLENGE, "0", cluster_name, nonce]
+CHALLENGE = b"CHALLENGE"
+#: HELLO carries node_id, client_addr, cluster_addr, cluster_name, nonce, proof; its reply
+#: payload is node_id, client_addr, cluster_addr, cluster_name, proof
+ARITY[CHALLENGE] = 2
+ARITY[HELLO] = 6
+#: error code of a refused handshake (the connection is closed after it)
+AUTH = b"AUTH"
+# ---- end of the authentication handshake block ------------------------------------------------
 
 #: a frame larger than this is refused (a peer gone wrong must not exhaust memory), bytes
 MAX_FRAME_BULK = 512 * 1024 * 1024
@@ -131,8 +153,9 @@ def parse_request(frame: list[bytes]) -> Request:
     want = ARITY.get(op)
     if want is None:
         raise MessageError(f"unknown op {op[:20]!r}")
-    if len(frame) - 2 != want:
-        raise MessageError(f"{op.decode()} takes {want} arguments, got {len(frame) - 2}")
+    got = len(frame) - 2
+    if got != want and not (want < 0 and got >= -want):
+        raise MessageError(f"{op.decode()} takes {want} arguments, got {got}")
     return Request(op, _int(frame[1], "request id"), frame[2:])
 
 

@@ -97,6 +97,11 @@ class Replica:
         self.offloaded = offload is not None  #: engine calls may yield: lock per key
         self._locks: dict[bytes, list[Any]] = {}  # key -> [semaphore, users]
         self.stored_with_siblings = 0  #: writes/merges that left more than one value
+        #: called as (raw_key, old encoded clock or None, new encoded clock) after every store:
+        #: the Merkle trees of anti-entropy follow the data this way, without rescanning it
+        self.observers: list[Callable[[bytes, bytes | None, bytes], None]] = []
+        #: called with (start, end) after a range was deleted (FLUSHDB, a partition handed off)
+        self.range_observers: list[Callable[[bytes, bytes], None]] = []
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -124,11 +129,12 @@ class Replica:
     ) -> tuple[dvv.Clock, bytes]:
         """Issue this node's dot for a new write, store it; the new clock and its encoding."""
         with self._lock(raw_key):
-            local = self.read(raw_key)
+            stored = self.engine.get(raw_key)
+            local = None if stored is None else dvv.decode(stored)
             clock = coordinate_step(
                 local, value, context, self.node_id, self.policy, self.members()
             )
-            encoded = self._store(raw_key, clock)
+            encoded = self._store(raw_key, clock, stored)
             # The new dot must survive a process crash before any peer or client learns of it:
             # a restarted node that forgot it would issue it again for another value, and the
             # peers would keep the old one under it (found by the fault harness, kill-restart).
@@ -144,24 +150,32 @@ class Replica:
                     return False  # we already hold exactly this (a retry, a repair)
                 if stored is None and self.policy == SIBLINGS:
                     self.offload(self.engine.put, raw_key, incoming)  # first version: as is
+                    self._observe(raw_key, None, incoming)
                     return True
                 incoming = dvv.decode(incoming)
             local = None if stored is None else dvv.decode(stored)
             merged = merge_step(local, incoming, self.policy)
             if merged == local:
                 return False
-            self._store(raw_key, merged)
+            self._store(raw_key, merged, stored)
         return True
 
     def delete_range(self, start: bytes, end: bytes) -> None:
         self.offload(self.engine.delete_range, start, end)
+        for observer in self.range_observers:
+            observer(start, end)
 
-    def _store(self, raw_key: bytes, clock: dvv.Clock) -> bytes:
+    def _store(self, raw_key: bytes, clock: dvv.Clock, old: bytes | None) -> bytes:
         if dvv.size(clock) > 1:
             self.stored_with_siblings += 1
         encoded = dvv.encode(clock)
         self.offload(self.engine.put, raw_key, encoded)
+        self._observe(raw_key, old, encoded)
         return encoded
+
+    def _observe(self, raw_key: bytes, old: bytes | None, new: bytes) -> None:
+        for observer in self.observers:
+            observer(raw_key, old, new)
 
     @contextmanager
     def _lock(self, raw_key: bytes) -> Iterator[None]:

@@ -91,12 +91,27 @@ def _slot(raw_key: bytes) -> int:
     return _SLOT.unpack_from(raw_key, 2)[0]
 
 
+class LayoutKeys:
+    """The coordinator's `KeyMap`: slots and partition ranges of this keyspace's layout."""
+
+    @staticmethod
+    def slot_of(raw_key: bytes) -> int:
+        return _slot(raw_key)
+
+    @staticmethod
+    def partition_ranges(ring: Any, partition: int) -> list[tuple[bytes, bytes]]:
+        """The partition's data keys in every database, one range per database."""
+        slots = ring.slots_of(partition)
+        return [layout.slot_range(db, slots.start, slots.stop) for db in range(layout.DATABASES)]
+
+
 class ReplicatedStore:
     """Reads and writes through the coordinator with the session's (or default) R and W."""
 
     def __init__(self, coordinator: Coordinator) -> None:
         self.coordinator = coordinator
         self.replica = coordinator.replica
+        coordinator.keymap = LayoutKeys()
 
     def read(self, raw_key: bytes) -> Record | None:
         override = request.consistency.get()
