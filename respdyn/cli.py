@@ -5,6 +5,7 @@ environment, then the file, then the defaults."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -64,6 +65,13 @@ def main() -> None:
               help="Inter-node port (default: client port + 10000). Turns the cluster on.")
 @click.option("--cluster-host", default="",
               help="Address the inter-node listener binds (default: --host).")
+@click.option("--cluster-name", default="respdyn", show_default=True,
+              help="Name of the cluster: nodes refuse peers that give another.")
+@click.option("--cluster-secret", default="",
+              help="Shared secret members prove on connect (HMAC); without one the "
+              "inter-node port must be on loopback. Prefer RESPDYN_CLUSTER_SECRET or a file.")
+@click.option("--cluster-secret-file", default=None, type=click.Path(dir_okay=False),
+              help="Read the cluster secret from this file (trailing newline dropped).")
 @click.option("--seeds", default="",
               help="Comma-separated [node_id@]host:port cluster addresses of other members.")
 @click.option("--n", "n", default=3, show_default=True, type=int, help="Replicas per key (N).")
@@ -82,6 +90,9 @@ def main() -> None:
               help="Allow DYNAMO DEBUG (test-only partition switch).")
 def serve(**options: Any) -> None:
     """Run a respdyn node in the foreground until SHUTDOWN, SIGTERM or Ctrl-C."""
+    secret_file = options.pop("cluster_secret_file")
+    if secret_file:
+        options["cluster_secret"] = _read_secret(secret_file)
     config = ServerConfig(**options)
     if config.clustered:
         try:
@@ -95,6 +106,17 @@ def serve(**options: Any) -> None:
     from respdyn.node import Node  # gevent starts here, not when `--help` is shown
 
     Node(config).run()
+
+
+def _read_secret(path: str) -> str:
+    """A secret from a file (kept out of `ps` and shell history); empty files are refused."""
+    try:
+        secret = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read the cluster secret: {exc}") from None
+    if not secret:
+        raise click.BadParameter(f"{path} is empty (no cluster secret)")
+    return secret
 
 
 @main.group(context_settings=CONTEXT)

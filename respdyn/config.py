@@ -62,6 +62,10 @@ class ServerConfig:
     cluster_port: int = _setting(0, "cluster-port")
     #: address the inter-node listener binds; empty = the client `host` (loopback by default)
     cluster_host: str = _setting("", "cluster-bind")
+    #: nodes only talk to nodes of the same cluster name (a HELLO naming another is refused)
+    cluster_name: str = _setting("respdyn", "cluster-name")
+    #: shared secret members prove on connect (HMAC); empty = inter-node port on loopback only
+    cluster_secret: str = _setting("", "cluster-secret")
     #: comma-separated `[node_id@]host:port` cluster addresses of the other members
     seeds: str = _setting("", "seeds")
     #: replicas per key (Dynamo's N)
@@ -108,6 +112,20 @@ class ServerConfig:
             raise ValueError(f"need 1 <= r <= n and 1 <= w <= n (n={self.n} r={self.r} w={self.w})")
         if self.conflict_policy not in ("siblings", "lww"):
             raise ValueError("conflict-policy must be siblings or lww")
+        self._check_cluster_auth()
+
+    def _check_cluster_auth(self) -> None:
+        """Without a secret, anyone reaching the inter-node port could act as a member."""
+        from respdyn.cluster.handshake import is_loopback
+
+        host = self.cluster_host or self.host
+        if not self.cluster_secret and not is_loopback(host):
+            raise ValueError(
+                f"the inter-node port would listen on {host}, which is not loopback, without "
+                "a cluster secret: set --cluster-secret (or RESPDYN_CLUSTER_SECRET, "
+                "--cluster-secret-file), or bind --cluster-host 127.0.0.1")
+        if not self.cluster_name:
+            raise ValueError("cluster-name must not be empty")
 
     # --- CONFIG GET / SET -------------------------------------------------------------------
 
@@ -121,7 +139,10 @@ class ServerConfig:
         for f in self.settings():
             name = f.metadata["redis"]
             if fnmatch.fnmatchcase(name, pattern.lower()):
-                out.append((name, _text(getattr(self, f.name))))
+                value = getattr(self, f.name)
+                if f.name in _HIDDEN and value:
+                    value = "(hidden)"  # clients of the client port must not learn it
+                out.append((name, _text(value)))
         for name, value in _FIXED.items():
             if fnmatch.fnmatchcase(name, pattern.lower()):
                 out.append((name, value))
@@ -148,6 +169,8 @@ class ServerConfig:
 #: settings respdyn does not have but clients ask for (redis-benchmark reads `save` and
 #: `appendonly` at start); answered with values true of respdyn's design.
 _FIXED = {"save": "", "appendonly": "yes", "maxmemory": "0", "cluster-enabled": "no"}
+#: settings CONFIG GET does not reveal
+_HIDDEN = frozenset({"cluster_secret"})
 
 
 def _text(value: Any) -> str:

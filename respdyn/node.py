@@ -106,6 +106,7 @@ def build_cluster(
     """The Dynamo stack of one node: replica, transport, membership, coordinator, store.
     Nothing listens yet: `Node.start` binds the inter-node port and contacts the seeds."""
     from respdyn.cluster.coordinator import Coordinator
+    from respdyn.cluster.handshake import Keyring
     from respdyn.cluster.membership import Member, Membership
     from respdyn.cluster.replica import Replica
     from respdyn.cluster.transport import Transport
@@ -113,7 +114,9 @@ def build_cluster(
     node_id = config.effective_node_id
     cluster_addr = (config.cluster_host or config.host, config.effective_cluster_port)
     timeout = config.cluster_timeout_ms / 1000
-    transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout)
+    keyring = Keyring(config.cluster_name, config.cluster_secret)  # handshake.py: who may talk
+    transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout,
+                          keyring=keyring)
     transport.before_reply = engine.write_out
     me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}")
     membership = Membership(me, transport, config.seed_list(), config.partitions)

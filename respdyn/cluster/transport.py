@@ -12,12 +12,13 @@ once; a call without a reply fails when its deadline passes (a sweeper checks ev
 Callbacks get the `Reply`, or None for a failure, and must not block (they run in the reader
 or sweeper greenlet).
 
-The listener (`Transport.serve`) is a gevent StreamServer on the cluster port, bound to
-loopback unless configured otherwise. A connection starts with HELLO (node id, client address,
-cluster address, both ways) so the listener knows who is talking; `authenticate` is the hook
-where the next issue's HMAC handshake goes. Requests that only touch the local engine run
-inline in the connection's reader; those that wait on other nodes (PUT, SCAN, ...) run in their
-own greenlet so they do not stall the pipeline.
+The listener (`Transport.serve`) is a gevent StreamServer on the cluster port. Every
+connection starts with the handshake of `handshake.py` (CHALLENGE, HELLO, HELLO reply): with a
+cluster secret both sides prove they hold it; without one the listener must be on loopback.
+Nothing a peer sends is processed before its HELLO is verified, and a handshake that fails or
+takes longer than `connect_timeout` closes the connection. Requests that only touch the local
+engine run inline in the connection's reader; those that wait on other nodes (PUT, SCAN, ...)
+run in their own greenlet so they do not stall the pipeline.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from gevent import socket
 from gevent.event import Event
 from gevent.server import StreamServer
 
+from respdyn.cluster import handshake as hs
 from respdyn.cluster import messages as m
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ Addr = tuple[str, int]
 RECV_SIZE = 256 * 1024
 #: ops answered inline by the listener's reader (local engine work only)
 INLINE_OPS = frozenset({m.GET, m.STORE})
+#: bytes a peer may send before its handshake is done (a HELLO is a few hundred)
+HANDSHAKE_MAX_BYTES = 64 * 1024
+#: errors that end a handshake: the connection is closed
+HANDSHAKE_ERRORS = (OSError, m.MessageError, hs.HandshakeError)
 
 
 class RemoteError(Exception):
@@ -63,6 +69,28 @@ def parse_addr(text: str) -> Addr:
     if not host or not port.isdigit():
         raise ValueError(f"bad address {text!r} (want host:port)")
     return host, int(port)
+
+
+class _FrameReader:
+    """Reads whole frames off a socket during the handshake, with a byte budget, so a peer
+    that has not proven itself cannot make us buffer much."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.decoder = m.Decoder()
+        self.budget = HANDSHAKE_MAX_BYTES
+
+    def frame(self) -> list[bytes]:
+        while True:
+            for frame in self.decoder.frames():
+                return frame
+            data = self.sock.recv(min(RECV_SIZE, self.budget + 1))
+            if not data:
+                raise hs.HandshakeError("connection closed during the handshake")
+            self.budget -= len(data)
+            if self.budget < 0:
+                raise hs.HandshakeError("handshake too long")
+            self.decoder.feed(data)
 
 
 def _nodelay(sock: Any) -> None:
@@ -152,40 +180,44 @@ class Link:
             gevent.spawn(self._connect)
 
     def _connect(self) -> None:
+        """Connect and authenticate; only then send what was queued meanwhile."""
+        transport = self.transport
+        sock = None
         try:
-            sock = socket.create_connection(self.addr, timeout=self.transport.connect_timeout)
-            sock.settimeout(None)
+            sock = socket.create_connection(self.addr, timeout=transport.connect_timeout)
             _nodelay(sock)
-        except OSError as exc:
-            log.debug("cannot reach %s at %s: %s", self.node_id, self.addr, exc)
+            peer, decoder = transport.dial(sock, expect=self.node_id)
+            sock.settimeout(None)
+        except HANDSHAKE_ERRORS as exc:
+            transport.refused(f"link to {self.node_id} at {self.addr}", exc)
+            if sock is not None:
+                sock.close()
             self.connecting = False
             self._failed()
             return
+        transport.on_peer_hello(*peer)
         self.sock = sock
         self.connecting = False
         self.up = True
         self.backoff = self.BACKOFF_MIN
-        self.writer = _Writer(sock, self._failed, self.transport.counters)
-        hello = m.encode_request(m.HELLO, 0, self.transport.hello_args())
-        self.writer.send(hello + b"".join(self.queued))
+        self.writer = _Writer(sock, self._failed, transport.counters)
+        if self.queued:
+            self.writer.send(b"".join(self.queued))
         self.queued = []
-        self.reader = gevent.spawn(self._read, sock)
+        self.reader = gevent.spawn(self._read, sock, decoder)
 
-    def _read(self, sock: Any) -> None:
-        decoder = m.Decoder()
+    def _read(self, sock: Any, decoder: m.Decoder) -> None:
         try:
             while True:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    break
-                decoder.feed(data)
                 for frame in decoder.frames():
                     reply = m.parse_reply(frame)
                     entry = self.pending.pop(reply.id, None)
                     if entry is not None:
                         _answer(entry[1], reply)
-                    elif reply.id == 0 and reply.ok:
-                        self.transport.on_hello(reply.payload)
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    break
+                decoder.feed(data)
         except (OSError, m.MessageError) as exc:
             log.debug("link to %s lost: %s", self.node_id, exc)
         self._failed()
@@ -237,7 +269,11 @@ class Transport:
         handler: Handler | None = None,
         timeout: float = 1.0,
         connect_timeout: float = 1.0,
+        keyring: hs.Keyring | None = None,
     ) -> None:
+        """`keyring`: the cluster name and secret every connection is authenticated with;
+        `connect_timeout` also bounds each handshake."""
+        self.keyring = keyring or hs.Keyring()
         self.node_id = node_id
         self.client_addr = client_addr
         self.cluster_addr = cluster_addr
@@ -256,17 +292,45 @@ class Transport:
         #: runs before every reply to a peer (node.py: the engine's write_out), so what a
         #: replica acknowledges has reached the OS, as client replies do
         self.before_reply: Callable[[], None] | None = None
+        self._logged_refusals: set[tuple[str, str]] = set()
 
     # -- client side ---------------------------------------------------------------------------
 
-    def hello_args(self) -> list[bytes]:
+    def me(self) -> hs.Hello:
+        """What this node says about itself in a HELLO (the client address is set late)."""
         host, port = self.cluster_addr
-        return [self.node_id.encode(), self.client_addr.encode(), f"{host}:{port}".encode()]
+        return hs.Hello(self.node_id, self.client_addr, f"{host}:{port}")
 
-    def on_hello(self, payload: list[bytes]) -> None:
-        if len(payload) == 3:
-            node_id, client_addr, cluster_addr = (p.decode() for p in payload)
-            self.on_peer_hello(node_id, client_addr, cluster_addr)
+    def dial(self, sock: Any, expect: str | None = None) -> tuple[hs.Hello, m.Decoder]:
+        """The dialer's handshake on a fresh connection -> (the verified peer, the decoder
+        holding whatever it sent after its reply). Raises one of HANDSHAKE_ERRORS."""
+        with gevent.Timeout(self.connect_timeout, hs.HandshakeError("handshake timed out")):
+            reader = _FrameReader(sock)
+            dialer = hs.Dialer(self.keyring, self.me(), expect)
+            challenge = m.parse_request(reader.frame())
+            if challenge.op != m.CHALLENGE:
+                raise hs.HandshakeError(f"{challenge.op[:20]!r} instead of CHALLENGE")
+            sock.sendall(m.encode_request(m.HELLO, 0, dialer.hello(challenge.args)))
+            reply = m.parse_reply(reader.frame())
+            if not reply.ok:
+                detail = b" ".join(reply.payload).decode("utf-8", "replace")
+                raise hs.HandshakeError(f"refused by the peer: {detail}")
+            return dialer.accept(reply.payload), reader.decoder
+
+    def refused(self, where: str, exc: Exception) -> None:
+        """Log a failed connection or handshake: a refusal once per (where, reason) at
+        warning (a misconfigured peer retries all the time), network errors at debug."""
+        if not isinstance(exc, hs.HandshakeError):
+            log.debug("%s: %s", where, exc)
+            return
+        key = (where, str(exc))
+        if key in self._logged_refusals:
+            log.debug("%s: handshake refused: %s", where, exc)
+            return
+        if len(self._logged_refusals) > 1000:  # bounded: peers choose the reasons' text
+            self._logged_refusals.clear()
+        self._logged_refusals.add(key)
+        log.warning("%s: handshake refused: %s", where, exc)
 
     def call(
         self, node_id: str, op: bytes, args: list[bytes], callback: Callback,
@@ -311,75 +375,94 @@ class Transport:
         return None if link.retry_at == 0.0 else False
 
     def hello(self, addr: Addr, timeout: float = 1.0) -> tuple[str, str, str] | None:
-        """Ask the node at `addr` who it is (membership bootstrap); None if unreachable."""
+        """Ask the node at `addr` who it is (membership bootstrap), through the handshake;
+        None if unreachable or not a member of our cluster."""
         try:
             with socket.create_connection(addr, timeout=timeout) as sock:
                 sock.settimeout(timeout)
-                sock.sendall(m.encode_request(m.HELLO, 0, self.hello_args()))
-                decoder = m.Decoder()
-                while True:
-                    data = sock.recv(RECV_SIZE)
-                    if not data:
-                        return None
-                    decoder.feed(data)
-                    for frame in decoder.frames():
-                        reply = m.parse_reply(frame)
-                        if reply.ok and len(reply.payload) == 3:
-                            a, b, c = (p.decode() for p in reply.payload)
-                            return a, b, c
-                        return None
-        except (OSError, m.MessageError, UnicodeDecodeError):
+                peer, _ = self.dial(sock)
+                return tuple(peer)  # type: ignore[return-value]
+        except HANDSHAKE_ERRORS as exc:
+            self.refused(f"HELLO to {addr[0]}:{addr[1]}", exc)
             return None
 
     # -- server side ---------------------------------------------------------------------------
 
     def serve(self) -> None:
-        """Start the inter-node listener and the deadline sweeper."""
+        """Start the inter-node listener and the deadline sweeper. Without a cluster secret
+        anyone who can connect could act as a member, so the port must be on loopback."""
+        host = self.cluster_addr[0]
+        if not self.keyring.authenticated and not hs.is_loopback(host):
+            raise ValueError(f"inter-node port on {host} (not loopback) needs a cluster secret")
         self.server = StreamServer(self.cluster_addr, self._handle_connection)
         self.server.start()
-        self.cluster_addr = (self.cluster_addr[0], self.server.server_port)
+        self.cluster_addr = (host, self.server.server_port)
         self._sweeper = gevent.spawn(self._sweep)
+        if self.keyring.authenticated:
+            log.info("inter-node port %s:%d authenticated with cluster secret (cluster %r)",
+                     host, self.cluster_addr[1], self.keyring.cluster_name)
+        else:
+            log.warning("inter-node port %s:%d on loopback only (no cluster secret; cluster %r)",
+                        host, self.cluster_addr[1], self.keyring.cluster_name)
 
-    def authenticate(self, peer_id: str, sock: Any) -> bool:
-        """Hook for the next issue's HMAC handshake; every peer is accepted for now."""
-        return True
-
-    def _handle_connection(self, sock: Any, _address: Any) -> None:
+    def _handle_connection(self, sock: Any, address: Any) -> None:
         _nodelay(sock)
-        decoder = m.Decoder()
-        peer = ""
+        try:
+            peer, decoder = self.authenticate(sock)
+        except HANDSHAKE_ERRORS as exc:
+            self.refused(f"inter-node connection from {address[0]}", exc)
+            with contextlib.suppress(OSError):
+                sock.close()
+            return
+        self._serve_peer(peer.node_id, sock, decoder)
+
+    def authenticate(self, sock: Any) -> tuple[hs.Hello, m.Decoder]:
+        """The listener's handshake: challenge, verify the HELLO, answer with our own proof.
+        Raises one of HANDSHAKE_ERRORS (after telling the peer why, when it is a refusal)."""
+        with gevent.Timeout(self.connect_timeout, hs.HandshakeError("handshake timed out")):
+            reader = _FrameReader(sock)
+            listener = hs.Listener(self.keyring, self.me())
+            sock.sendall(m.encode_request(m.CHALLENGE, 0, listener.challenge()))
+            request = m.parse_request(reader.frame())
+            if request.op != m.HELLO:
+                raise hs.HandshakeError(f"{request.op[:20]!r} before HELLO")
+            try:
+                peer, reply = listener.accept(request.args)
+            except hs.HandshakeError as exc:
+                with contextlib.suppress(OSError):
+                    sock.sendall(m.encode_error(request.id, m.AUTH, str(exc).encode()))
+                raise
+            if peer.node_id in self.blocked:
+                raise hs.HandshakeError(f"{peer.node_id} is cut off (DYNAMO DEBUG PARTITION)")
+            self.on_peer_hello(*peer)
+            sock.sendall(m.encode_reply(request.id, reply))
+            return peer, reader.decoder
+
+    def _serve_peer(self, peer: str, sock: Any, decoder: m.Decoder) -> None:
+        """Requests of an authenticated peer until it hangs up or sends a malformed frame."""
         writer = _Writer(sock, lambda: None, self.counters)
         try:
             while True:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    return
-                decoder.feed(data)
                 for frame in decoder.frames():
                     request = m.parse_request(frame)
-                    if request.op == m.HELLO:
-                        peer = self._greet(request, writer, sock)
-                        continue
-                    if not peer or peer in self.blocked:
-                        continue  # unknown or cut off: dropped, the caller's deadline answers
+                    if request.op in (m.HELLO, m.CHALLENGE):
+                        raise m.MessageError(f"{request.op.decode()} after the handshake")
+                    if peer in self.blocked:
+                        continue  # cut off: dropped, the caller's deadline answers
                     if request.op in self.inline_ops:
                         self._run(peer, request, writer)
                     else:
                         gevent.spawn(self._run, peer, request, writer)
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    return
+                decoder.feed(data)
         except (OSError, m.MessageError) as exc:
-            log.debug("inter-node connection from %s closed: %s", peer or "?", exc)
+            log.debug("inter-node connection from %s closed: %s", peer, exc)
         finally:
             writer.stop()
             with contextlib.suppress(OSError):
                 sock.close()
-
-    def _greet(self, request: m.Request, writer: _Writer, sock: Any) -> str:
-        peer_id, client_addr, cluster_addr = (a.decode() for a in request.args)
-        if peer_id in self.blocked or not self.authenticate(peer_id, sock):
-            return ""
-        self.on_peer_hello(peer_id, client_addr, cluster_addr)
-        writer.send(m.encode_reply(request.id, self.hello_args()))
-        return peer_id
 
     def _run(self, peer: str, request: m.Request, writer: _Writer) -> None:
         try:

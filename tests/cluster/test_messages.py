@@ -14,7 +14,9 @@ CLOCK = dvv.update(dvv.new([dvv.Sibling(b"v", 5)]), None, "node1")
 @pytest.mark.parametrize(
     "op, args",
     [
-        (m.HELLO, [b"node1", b"127.0.0.1:7001", b"127.0.0.1:17001"]),
+        (m.HELLO, [b"node1", b"127.0.0.1:7001", b"127.0.0.1:17001", b"respdyn", b"n" * 32,
+                   b"p" * 32]),
+        (m.CHALLENGE, [b"respdyn", b"n" * 32]),
         (m.GET, [b"k\x00\x00\x01key"]),
         (m.STORE, [b"k\x00\x00\x01key", dvv.encode(CLOCK)]),
         (m.SCAN, [b"k\x00", b"k\x01", b"512"]),
