@@ -10,13 +10,22 @@ Why incremental. Riak's tree rebuilds read the whole partition and cut throughpu
 inner nodes are rehashed only when someone asks for a root or a level (once per exchange), so
 the cost is proportional to what changed, never to the partition's size.
 
+Memory is O(segments), not O(keys): the tree keeps no key map (datasets may be larger than RAM).
+`update(key, old, new)` is told the key's previous version hash by the caller (the replica's
+observers see the old stored clock), XORs the old term out and the new one in. A segment's keys
+are listed, when an exchange needs them, by scanning the partition's data and keeping the keys
+whose `segment_of` is wanted (`by_segment`).
+
 Layout. ``segments`` leaves (default 1024 = 32**2), inner nodes of ``fanout`` (default 32)
 children, so levels are: 0 = the root, 1 = 32 nodes, 2 = the 1024 leaf segments. A key belongs to
 segment ``blake2b-64(key) mod segments`` (independent of the ring's slot hash, so the keys of one
 partition spread over all its segments). A leaf's hash is the XOR of ``blake2b-64(key,
 version_hash)`` over its keys: order-free and updatable in O(1) (remove the old term, add the
 new); an inner node's hash is ``blake2b-64`` of its children's hashes concatenated. Hashes are 8
-bytes; two different segments collide with probability 2**-64 per comparison.
+bytes; two different segments collide with probability 2**-64 per comparison. A caller that
+passes a wrong old hash corrupts its leaf until the next rebuild: the leaf then differs from
+every peer's, so an exchange compares that segment's keys each time (wasted work, never a
+missed difference).
 
 Exchange. `Exchange` is the over-the-wire comparison as a pure step machine: it asks for the
 remote's hashes of some nodes of one level (``request``), is given them (``receive``), and asks
@@ -28,7 +37,7 @@ hashes sent = 1 + fanout * (differing nodes above the leaves), so cost follows t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from hashlib import blake2b
 
 #: Leaf segments per partition tree (Riak uses 1024 * 1024 for whole vnodes; ours are smaller).
@@ -51,6 +60,12 @@ def _term(key: bytes, version_hash: bytes) -> int:
     return int.from_bytes(_h64(key, version_hash), "big")
 
 
+def version_hash(encoded_clock: bytes) -> bytes:
+    """The 8-byte hash of a stored version (a key's encoded clock) that trees and peers compare:
+    `dvv.encode` is canonical, so replicas holding the same clock agree on it."""
+    return blake2b(encoded_clock, digest_size=8).digest()
+
+
 class MerkleTree:
     """The hash tree of one partition replica. Not thread-safe: one owner updates it."""
 
@@ -67,7 +82,6 @@ class MerkleTree:
         self.fanout = fanout
         self.depth = depth  # the leaves' level
         self._leaves = [0] * segments
-        self._keys: list[dict[bytes, bytes]] = [{} for _ in range(segments)]
         # inner levels 0..depth-1, rehashed lazily from the dirty indices
         self._inner = [[_EMPTY] * fanout**level for level in range(depth)]
         self._dirty: list[set[int]] = [set() for _ in range(depth)]
@@ -78,31 +92,24 @@ class MerkleTree:
     def segment_of(self, key: bytes) -> int:
         return int.from_bytes(blake2b(key, digest_size=8).digest(), "big") % self.segments
 
-    def insert(self, key: bytes, version_hash: bytes) -> None:
-        """Record that `key` now has the version whose hash is `version_hash`."""
-        seg = self.segment_of(key)
-        keys = self._keys[seg]
-        old = keys.get(key)
-        if old == version_hash:
+    def update(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
+        """`key` went from version hash `old` to `new` (None = absent on that side)."""
+        if old == new:
             return
-        leaf = self._leaves[seg] ^ _term(key, version_hash)
-        if old is None:
-            self._count += 1
-        else:
+        seg = self.segment_of(key)
+        leaf = self._leaves[seg]
+        if old is not None:
             leaf ^= _term(key, old)
-        keys[key] = version_hash
+            self._count -= 1
+        if new is not None:
+            leaf ^= _term(key, new)
+            self._count += 1
         self._leaves[seg] = leaf
         self._mark(seg)
 
-    def delete(self, key: bytes) -> None:
-        """Forget `key` (no-op if absent)."""
-        seg = self.segment_of(key)
-        old = self._keys[seg].pop(key, None)
-        if old is None:
-            return
-        self._count -= 1
-        self._leaves[seg] ^= _term(key, old)
-        self._mark(seg)
+    def add(self, key: bytes, version_hash: bytes) -> None:
+        """A key found by a build's scan (not in the tree yet)."""
+        self.update(key, None, version_hash)
 
     def _mark(self, seg: int) -> None:
         index = seg
@@ -113,6 +120,7 @@ class MerkleTree:
     # ---- reads --------------------------------------------------------------------------------
 
     def __len__(self) -> int:
+        """Keys in the tree (as counted by the updates it was given)."""
         return self._count
 
     def root(self) -> bytes:
@@ -127,15 +135,29 @@ class MerkleTree:
 
     def hashes(self, level: int, indices: list[int]) -> list[bytes]:
         """The hashes of some nodes of one level: what a remote `Exchange` asks for."""
+        if not 0 <= level <= self.depth:
+            raise ValueError(f"no level {level}")
+        width = self.fanout**level
+        if any(not 0 <= i < width for i in indices):
+            raise ValueError(f"index out of level {level}")
         if level == self.depth:
             return [self._leaves[i].to_bytes(8, "big") for i in indices]
         self._rehash()
         row = self._inner[level]
         return [row[i] for i in indices]
 
-    def segment_keys(self, seg: int) -> Mapping[bytes, bytes]:
-        """The keys of segment `seg` with their version hashes (a read-only copy)."""
-        return dict(self._keys[seg])
+    def by_segment(
+        self, items: Iterable[tuple[bytes, bytes]], segments: Collection[int]
+    ) -> dict[int, dict[bytes, bytes]]:
+        """The (key, version hash) pairs of `items` (a scan of the partition) that fall in
+        `segments`, grouped by segment: how an exchange lists a segment's keys."""
+        wanted = set(segments)
+        out: dict[int, dict[bytes, bytes]] = {}
+        for key, version_hash in items:
+            seg = self.segment_of(key)
+            if seg in wanted:
+                out.setdefault(seg, {})[key] = version_hash
+        return out
 
     def _rehash(self) -> None:
         fanout = self.fanout

@@ -1,17 +1,44 @@
-"""Merkle trees: incremental updates, top-down diff, exchange cost proportional to differences."""
+"""Merkle trees: incremental updates, top-down diff, exchange cost proportional to differences.
+
+The tree keeps no key map, so these tests play the replica's part: `Data` holds the keys and
+their version hashes (the "disk") and tells the tree each key's old hash on every change."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 
 from respdyn.cluster.merkle import Exchange, MerkleTree, diff, differing_keys
 
 
-def filled(count: int, **shape: int) -> MerkleTree:
-    tree = MerkleTree(**shape)
+class Data:
+    """A replica's keys and the tree that follows them, as the observers keep it."""
+
+    def __init__(self, **shape: int) -> None:
+        self.keys: dict[bytes, bytes] = {}
+        self.tree = MerkleTree(**shape)
+
+    def set(self, key: bytes, version_hash: bytes) -> None:
+        self.tree.update(key, self.keys.get(key), version_hash)
+        self.keys[key] = version_hash
+
+    def delete(self, key: bytes) -> None:
+        self.tree.update(key, self.keys.pop(key, None), None)
+
+    def segment_keys(self, seg: int) -> dict[bytes, bytes]:
+        return self.tree.by_segment(self.keys.items(), [seg]).get(seg, {})
+
+
+def filled_data(count: int, **shape: int) -> Data:
+    data = Data(**shape)
     for i in range(count):
-        tree.insert(b"key:%d" % i, b"v1")
-    return tree
+        data.set(b"key:%d" % i, b"v1")
+    return data
+
+
+def filled(count: int, **shape: int) -> MerkleTree:
+    return filled_data(count, **shape).tree
 
 
 def test_equal_trees_have_no_diff() -> None:
@@ -25,40 +52,83 @@ def test_insertion_order_does_not_matter() -> None:
     a, b = MerkleTree(), MerkleTree()
     keys = [b"k%d" % i for i in range(300)]
     for k in keys:
-        a.insert(k, b"x")
+        a.add(k, b"x")
     for k in reversed(keys):
-        b.insert(k, b"old")
-        b.insert(k, b"x")
+        b.add(k, b"old")
+        b.update(k, b"old", b"x")
     assert a.level(a.depth) == b.level(b.depth) and a.root() == b.root()
 
 
 @pytest.mark.parametrize(
     ("name", "change"),
     [
-        ("new version", lambda t: t.insert(b"key:7", b"v2")),
-        ("missing key", lambda t: t.delete(b"key:7")),
-        ("extra key", lambda t: t.insert(b"key:7", b"v1") or t.insert(b"other", b"v1")),
+        ("new version", lambda d: d.set(b"key:7", b"v2")),
+        ("missing key", lambda d: d.delete(b"key:7")),
+        ("extra key", lambda d: d.set(b"key:7", b"v1") or d.set(b"other", b"v1")),
     ],
 )
 def test_one_change_is_found_in_its_segment(name: str, change) -> None:
-    a, b = filled(2000), filled(2000)
+    a, b = filled_data(2000), filled_data(2000)
     change(b)
-    segments = diff(a, b)
+    segments = diff(a.tree, b.tree)
     assert len(segments) == 1
     (seg,) = segments
     key = b"other" if name == "extra key" else b"key:7"
-    assert seg == a.segment_of(key)
+    assert seg == a.tree.segment_of(key)
     assert differing_keys(a.segment_keys(seg), b.segment_keys(seg)) == [key]
 
 
 def test_delete_then_reinsert_restores_the_root() -> None:
-    tree = filled(100)
-    root = tree.root()
-    tree.delete(b"key:5")
-    tree.delete(b"absent")
-    assert tree.root() != root and len(tree) == 99
-    tree.insert(b"key:5", b"v1")
-    assert tree.root() == root
+    data = filled_data(100)
+    root = data.tree.root()
+    data.delete(b"key:5")
+    data.delete(b"absent")
+    assert data.tree.root() != root and len(data.tree) == 99
+    data.set(b"key:5", b"v1")
+    assert data.tree.root() == root
+
+
+def test_updates_match_a_rebuild() -> None:
+    """Any sequence of sets and deletes, followed by the tree, gives the tree built afresh
+    from the final keys: what lets observers keep a tree current without rescanning."""
+    rng = random.Random(5)
+    data = filled_data(500)
+    for _ in range(3000):
+        key = b"key:%d" % rng.randrange(700)
+        if rng.random() < 0.3:
+            data.delete(key)
+        else:
+            data.set(key, b"v%d" % rng.randrange(4))
+    rebuilt = MerkleTree()
+    for key, version_hash in data.keys.items():
+        rebuilt.add(key, version_hash)
+    assert data.tree.level(2) == rebuilt.level(2) and data.tree.root() == rebuilt.root()
+    assert len(data.tree) == len(rebuilt) == len(data.keys)
+
+
+def test_memory_does_not_grow_with_keys() -> None:
+    """O(segments) memory: the tree's containers are as long with 5000 keys as with none."""
+
+    def sizes(tree: MerkleTree) -> list[int]:
+        out = []
+        for value in vars(tree).values():
+            if isinstance(value, list | dict | set):
+                out.append(len(value))
+                out += [len(x) for x in value if isinstance(x, list | dict)]
+        return out
+
+    empty, full = MerkleTree(), filled(5000)
+    full.root()
+    assert sizes(full) == sizes(empty)
+
+
+def test_by_segment_lists_only_the_wanted_segments() -> None:
+    data = filled_data(300)
+    wanted = sorted({data.tree.segment_of(b"key:%d" % i) for i in (1, 2, 3)})
+    grouped = data.tree.by_segment(data.keys.items(), wanted)
+    assert sorted(grouped) == wanted
+    listed = {k for keys in grouped.values() for k in keys}
+    assert listed == {k for k in data.keys if data.tree.segment_of(k) in wanted}
 
 
 def test_empty_tree_and_levels() -> None:
@@ -86,7 +156,7 @@ def test_exchange_cost_follows_the_differences(changed: int) -> None:
     a, b = filled(5000), filled(5000)
     keys = [b"key:%d" % (i * 97) for i in range(changed)]
     for key in keys:
-        b.insert(key, b"v2")
+        b.update(key, b"v1", b"v2")
     exchange = Exchange(a)
     rounds = 0
     while (step := exchange.request()) is not None:
@@ -110,13 +180,16 @@ def test_exchange_rejects_bad_answers() -> None:
         exchange.receive([b""])
     with pytest.raises(ValueError):
         diff(MerkleTree(), MerkleTree(1024, 4))
+    for level, indices in [(3, [0]), (1, [32]), (2, [-1]), (0, [1])]:  # from a peer: checked
+        with pytest.raises(ValueError):
+            MerkleTree().hashes(level, indices)
 
 
 def test_updates_are_incremental() -> None:
     """After a write only the written leaf's ancestors are rehashed, not the whole tree."""
     tree = filled(5000)
     tree.root()
-    tree.insert(b"key:1", b"v9")
+    tree.update(b"key:1", b"v1", b"v9")
     assert [len(d) for d in tree._dirty] == [1, 1]
     tree.root()
     assert [len(d) for d in tree._dirty] == [0, 0]

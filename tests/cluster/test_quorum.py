@@ -110,7 +110,7 @@ def test_pure_modules_together_sloppy_write_handoff_and_repair() -> None:
     trees = {}
     for node in owners:
         tree = MerkleTree()
-        tree.insert(key, dvv.encode(stores[node]))
+        tree.add(key, dvv.encode(stores[node]))
         trees[node] = tree
     assert diff(trees[owners[0]], trees[owners[1]]) == []
     assert [s.value for s in dvv.values(stores[owners[1]])] == [b"book"]
