@@ -16,10 +16,13 @@ class Cluster:
     """`size` nodes named node1..nodeK; `extra` goes to every `respdyn serve`."""
 
     def __init__(
-        self, root: Path, size: int, *extra: str, debug: bool = True, timeout_ms: int = 3000
+        self, root: Path, size: int, *extra: str, debug: bool = True, timeout_ms: int = 3000,
+        secret: str | None = None,
     ) -> None:
         """`timeout_ms` is the quorum wait: generous, because a loaded test machine can stall a
-        process for a second; a dead peer fails at once whatever it is."""
+        process for a second; a dead peer fails at once whatever it is. `secret`: the cluster
+        secret every node proves on connect (None: none, the port stays on loopback)."""
+        self.secret = secret
         cluster_ports = [quiet_port() for _ in range(size)]
         seeds = ",".join(f"node{k + 1}@127.0.0.1:{p}" for k, p in enumerate(cluster_ports))
         self.nodes = [
@@ -27,7 +30,8 @@ class Cluster:
                 root / f"node{k + 1}" / "data",
                 "--node-id", f"node{k + 1}", "--cluster-port", str(cluster_ports[k]),
                 "--seeds", seeds, "--fsync", "no", "--cluster-timeout-ms", str(timeout_ms),
-                *(["--enable-debug-commands"] if debug else []), *extra,
+                *(["--enable-debug-commands"] if debug else []),
+                *(["--cluster-secret", secret] if secret is not None else []), *extra,
             )
             for k in range(size)
         ]
