@@ -88,6 +88,16 @@ def main() -> None:
               help="Concurrent writes: keep siblings, or the newest (last write wins).")
 @click.option("--enable-debug-commands", is_flag=True, default=False,
               help="Allow DYNAMO DEBUG (test-only partition switch).")
+@click.option("--gossip-interval-ms", default=1000, show_default=True, type=int,
+              help="Milliseconds between gossip rounds.")
+@click.option("--phi-threshold", default=8.0, show_default=True, type=float,
+              help="Phi at or above which a silent peer is down.")
+@click.option("--hint-max-age-ms", default=3 * 3600 * 1000, show_default=True, type=int,
+              help="Hints older than this are dropped (anti-entropy repairs instead).")
+@click.option("--hint-budget-bytes", default=64 * 1024 * 1024, show_default=True, type=int,
+              help="Bytes of hints kept per down node at most.")
+@click.option("--hint-rate", default=2000, show_default=True, type=int,
+              help="Hinted keys per second delivered to a returning node.")
 def serve(**options: Any) -> None:
     """Run a respdyn node in the foreground until SHUTDOWN, SIGTERM or Ctrl-C."""
     secret_file = options.pop("cluster_secret_file")

@@ -82,6 +82,16 @@ class ServerConfig:
     conflict_policy: str = _setting("siblings", "conflict-policy")
     #: DYNAMO DEBUG (the partition switch for tests); never on in production
     enable_debug_commands: bool = _setting(False, "enable-debug-commands")
+    #: ms between gossip rounds (one random peer per round, as Cassandra)
+    gossip_interval_ms: int = _setting(1000, "gossip-interval")
+    #: phi at or above which a silent peer is considered down (Cassandra's default 8)
+    phi_threshold: float = _setting(8.0, "phi-convict-threshold")
+    #: hints older than this are dropped, not delivered (Cassandra's max_hint_window: 3 h)
+    hint_max_age_ms: int = _setting(3 * 3600 * 1000, "hint-max-age")
+    #: bytes of hints kept per down node at most; beyond it a hint is refused
+    hint_budget_bytes: int = _setting(64 * 1024 * 1024, "hint-budget")
+    #: hinted keys delivered per second to a returning node at most
+    hint_rate: int = _setting(2000, "hint-rate")
 
     def __post_init__(self) -> None:
         self._watchers: list[Callable[[], None]] = []

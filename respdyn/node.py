@@ -107,7 +107,7 @@ def build_cluster(
     Nothing listens yet: `Node.start` binds the inter-node port and contacts the seeds."""
     from respdyn.cluster.coordinator import Coordinator
     from respdyn.cluster.handshake import Keyring
-    from respdyn.cluster.membership import Member, Membership
+    from respdyn.cluster.membership import GOSSIP, Member, Membership
     from respdyn.cluster.replica import Replica
     from respdyn.cluster.transport import Transport
 
@@ -119,11 +119,18 @@ def build_cluster(
                           keyring=keyring)
     transport.before_reply = engine.write_out
     me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}")
-    membership = Membership(me, transport, config.seed_list(), config.partitions)
+    membership = Membership(
+        me, transport, config.seed_list(), config.partitions, config.cluster_name,
+        config.gossip_interval_ms / 1000, config.phi_threshold, config.data_dir,
+    )
     replica = Replica(engine, node_id, config.conflict_policy, lambda: membership.members, offload)
     if offload is not None:
         transport.inline_ops = frozenset()  # engine calls yield: never stall the pipeline
     coordinator = Coordinator(replica, transport, membership, config.n, config.r, config.w, timeout)
+    coordinator.serve(GOSSIP, membership.handle_gossip)
+    coordinator.hints.max_age_ms = config.hint_max_age_ms
+    coordinator.hints.budget_bytes = config.hint_budget_bytes
+    coordinator.handoff.rate = config.hint_rate
     return ReplicatedStore(coordinator)
 
 
@@ -242,8 +249,9 @@ class Node:
         client_addr = f"{self.config.host}:{self.listener.server_port}"
         coordinator = store.coordinator
         coordinator.transport.client_addr = client_addr
-        coordinator.membership.me.client_addr = client_addr
+        coordinator.membership.set_client_addr(client_addr)
         coordinator.membership.start()
+        coordinator.handoff.start()
         host, port = coordinator.transport.cluster_addr
         log.info("node %s: cluster port %s:%d, N=%d R=%d W=%d, seeds %s",
                  coordinator.node_id, host, port, coordinator.n, coordinator.r, coordinator.w,

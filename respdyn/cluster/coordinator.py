@@ -38,6 +38,7 @@ from gevent.event import AsyncResult, Event
 from respdyn import errors
 from respdyn.cluster import dvv, quorum
 from respdyn.cluster import messages as m
+from respdyn.cluster.hints import HINT, MSTORE, Handoff, HintStore, parse_mstore
 from respdyn.cluster.membership import Membership
 from respdyn.cluster.replica import LWW, Replica
 from respdyn.cluster.transport import RemoteError, Transport
@@ -74,6 +75,8 @@ class Stats:
     max_siblings: int = 0  #: most values seen in one merged clock
     noquorum_reads: int = 0
     noquorum_writes: int = 0
+    hints_sent: int = 0  #: replica copies given to a stand-in (sloppy quorum)
+    hints_kept: int = 0  #: hints this node kept itself (no stand-in left)
     sibling_histogram: dict[int, int] = field(default_factory=dict)
 
 
@@ -112,6 +115,79 @@ class _Read:
         return on_reply
 
 
+class _Write:
+    """One coordinated write in flight: each other replica's STORE, or a hint for it.
+
+    A replica known to be down, or whose STORE fails, is replaced by a stand-in holding a hint
+    (the next healthy node past the preference list); the hint counts toward W, as in the
+    paper, because it is a copy on another machine. When no node outside the preference list
+    is left (three nodes, N = 3), this node keeps the hint itself, which does not count: one
+    machine never acknowledges twice."""
+
+    __slots__ = ("coordinator", "done", "encoded", "prefs", "put", "taken", "tally")
+
+    def __init__(self, coordinator: Coordinator, put: m.Put, encoded: bytes,
+                 prefs: list[str]) -> None:
+        self.coordinator = coordinator
+        self.put = put
+        self.encoded = encoded
+        self.prefs = prefs
+        self.taken = set(prefs)  # nodes already holding (or asked to hold) a copy
+        self.tally = quorum.Tally(len(prefs), put.w)
+        self.tally.add(coordinator.node_id, True)
+        self.done = Event()
+
+    def send(self) -> None:
+        c = self.coordinator
+        live = []
+        for node in self.prefs:
+            if node == c.node_id:
+                continue
+            if c.membership.is_down(node):
+                self.hint(node)
+            else:
+                live.append((node, self._on_store(node)))
+        if live:
+            c.transport.call_many(live, m.STORE, [self.put.raw_key, self.encoded])
+
+    def _record(self, node: str, ok: bool) -> None:
+        if self.done.is_set():
+            return  # decided: a slower replica finishing in the background
+        outcome = self.tally.add(node, ok)
+        if outcome is not quorum.Outcome.PENDING or self.tally.pending == 0:
+            self.done.set()
+
+    def _on_store(self, node: str) -> Callable[[m.Reply | None], None]:
+        def on_reply(reply: m.Reply | None) -> None:
+            if reply is not None and reply.ok:
+                self._record(node, True)
+            else:
+                self.hint(node)
+
+        return on_reply
+
+    def hint(self, intended: str) -> None:
+        """Give `intended`'s copy to a stand-in; failing that, keep the hint here."""
+        c = self.coordinator
+        stand_in = c.stand_in(self.put.slot, self.taken)
+        if stand_in is None:
+            c.hints.add(intended, self.put.raw_key, self.encoded)
+            c.stats.hints_kept += 1
+            self._record(intended, False)
+            return
+        self.taken.add(stand_in)
+        c.stats.hints_sent += 1
+
+        def on_reply(reply: m.Reply | None) -> None:
+            if reply is not None and reply.ok:
+                self._record(intended, True)
+            else:
+                self.hint(intended)  # the next stand-in
+
+        c.transport.call(stand_in, HINT, [intended.encode(), self.put.raw_key, self.encoded],
+                         on_reply)
+
+
 class Coordinator:
     """Fan-out, quorum waits, read repair and forwarding for one node."""
 
@@ -139,6 +215,11 @@ class Coordinator:
         #: op -> handler(peer, args) of the cluster modules (gossip, hints, anti-entropy, ...)
         self.handlers: dict[bytes, Callable[[str, list[bytes]], list[bytes]]] = {}
         self.keymap: KeyMap | None = None  #: set by the store above (ReplicatedStore)
+        self.hints = HintStore(replica.engine)
+        self.handoff = Handoff(self.hints, self.call, lambda node: not membership.is_down(node))
+        membership.on_change.append(self.handoff.wake)
+        self.serve(HINT, self._take_hint)
+        self.serve(MSTORE, self._mstore)
         transport.handler = self.handle
 
     # -- placement -----------------------------------------------------------------------------
@@ -257,28 +338,27 @@ class Coordinator:
             raise
 
     def _coordinate(self, put: m.Put, prefs: list[str]) -> None:
+        """Store on this replica, then on the others; a replica that is down or fails gets a
+        hinted stand-in instead (sloppy quorum, Dynamo §4.6)."""
         _, encoded = self.replica.coordinate(put.raw_key, put.sibling, put.context)
-        tally = quorum.Tally(len(prefs), put.w)
-        tally.add(self.node_id, True)
-        done = Event()
+        write = _Write(self, put, encoded, prefs)
+        write.send()
+        if not write.tally.done():
+            write.done.wait(self.timeout)
+        if not write.tally.enough():
+            raise errors.NoQuorum(write.tally.successes(), put.w)
 
-        def callback(node: str) -> Any:
-            def on_reply(reply: m.Reply | None) -> None:
-                if done.is_set():
-                    return  # decided: a slower replica finishing in the background
-                outcome = tally.add(node, reply is not None and reply.ok)
-                if outcome is not quorum.Outcome.PENDING or tally.pending == 0:
-                    done.set()
-
-            return on_reply
-
-        calls = [(node, callback(node)) for node in prefs if node != self.node_id]
-        if calls:
-            self.transport.call_many(calls, m.STORE, [put.raw_key, encoded])
-        if not tally.done():
-            done.wait(self.timeout)
-        if not tally.enough():
-            raise errors.NoQuorum(tally.successes(), put.w)
+    def stand_in(self, slot: int, skip: set[str]) -> str | None:
+        """The next healthy node clockwise past `skip` for the partition of `slot`: where a
+        hint for a down replica goes (None: every other node is taken or down)."""
+        ring = self.membership.ring
+        owners, q = ring.owners, ring.q
+        start = ring.partition_of_slot(slot)
+        for i in range(q):
+            node = owners[(start + i) % q]
+            if node not in skip and node != self.node_id and not self.membership.is_down(node):
+                return node
+        return None
 
     def _forward(self, put: m.Put, prefs: list[str]) -> None:
         """Hand the put to the first reachable replica; it coordinates and answers. The whole
@@ -366,6 +446,20 @@ class Coordinator:
         if inline:
             self.transport.inline_ops = frozenset(self.transport.inline_ops | {op})
 
+    def _take_hint(self, peer: str, args: list[bytes]) -> list[bytes]:
+        target, raw_key, clock = args
+        name = target.decode("utf-8", "replace")
+        if name == self.node_id:  # meant for us after all (the sender's ring is older)
+            self.replica.merge(raw_key, clock)
+        elif not self.hints.add(name, raw_key, clock):
+            raise RemoteError(b"ERR", b"hint budget for " + target + b" is full")
+        return []
+
+    def _mstore(self, peer: str, args: list[bytes]) -> list[bytes]:
+        for raw_key, clock in parse_mstore(args):
+            self.replica.merge(raw_key, clock)
+        return []
+
     def handle(self, peer: str, request: m.Request) -> list[bytes]:
         """A peer's request (the transport's handler)."""
         op, args = request.op, request.args
@@ -394,6 +488,7 @@ class Coordinator:
         raise RemoteError(b"ERR", b"unsupported op " + op)
 
     def close(self) -> None:
+        self.handoff.stop()
         self.transport.close()
         self.membership.stop()
 
