@@ -37,7 +37,7 @@ hashes sent = 1 + fanout * (differing nodes above the leaves), so cost follows t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from hashlib import blake2b
 
 #: Leaf segments per partition tree (Riak uses 1024 * 1024 for whole vnodes; ours are smaller).
@@ -225,3 +225,24 @@ def diff(a: MerkleTree, b: MerkleTree) -> list[int]:
 def differing_keys(mine: Mapping[bytes, bytes], theirs: Mapping[bytes, bytes]) -> list[bytes]:
     """Keys of one segment whose versions differ, or that only one side has (sorted)."""
     return sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+
+
+def differing_sorted(
+    mine: Iterable[tuple[bytes, bytes]], theirs: Iterable[tuple[bytes, bytes]]
+) -> Iterator[bytes]:
+    """`differing_keys` of two (key, version hash) streams in key order, merged as they come:
+    memory stays constant however many keys the segments hold (a wiped replica's are all)."""
+    end = (None, b"")
+    a, b = iter(mine), iter(theirs)
+    x, y = next(a, end), next(b, end)
+    while x[0] is not None or y[0] is not None:
+        if y[0] is None or (x[0] is not None and x[0] < y[0]):
+            yield x[0]
+            x = next(a, end)
+        elif x[0] is None or y[0] < x[0]:
+            yield y[0]
+            y = next(b, end)
+        else:
+            if x[1] != y[1]:
+                yield x[0]
+            x, y = next(a, end), next(b, end)

@@ -9,7 +9,13 @@ import random
 
 import pytest
 
-from respdyn.cluster.merkle import Exchange, MerkleTree, diff, differing_keys
+from respdyn.cluster.merkle import (
+    Exchange,
+    MerkleTree,
+    diff,
+    differing_keys,
+    differing_sorted,
+)
 
 
 class Data:
@@ -193,3 +199,12 @@ def test_updates_are_incremental() -> None:
     assert [len(d) for d in tree._dirty] == [1, 1]
     tree.root()
     assert [len(d) for d in tree._dirty] == [0, 0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_differing_sorted_streams_match_differing_keys(seed: int) -> None:
+    rng = random.Random(seed)
+    mine = {b"k%03d" % rng.randrange(60): b"v%d" % rng.randrange(2) for _ in range(40)}
+    theirs = {b"k%03d" % rng.randrange(60): b"v%d" % rng.randrange(2) for _ in range(40)}
+    streamed = differing_sorted(iter(sorted(mine.items())), iter(sorted(theirs.items())))
+    assert list(streamed) == differing_keys(mine, theirs)
