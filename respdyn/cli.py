@@ -98,6 +98,8 @@ def main() -> None:
               help="Bytes of hints kept per down node at most.")
 @click.option("--hint-rate", default=2000, show_default=True, type=int,
               help="Hinted keys per second delivered to a returning node.")
+@click.option("--aae-interval-ms", default=10000, show_default=True, type=int,
+              help="Milliseconds between anti-entropy exchanges (Merkle trees); 0 = off.")
 def serve(**options: Any) -> None:
     """Run a respdyn node in the foreground until SHUTDOWN, SIGTERM or Ctrl-C."""
     secret_file = options.pop("cluster_secret_file")

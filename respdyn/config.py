@@ -92,6 +92,8 @@ class ServerConfig:
     hint_budget_bytes: int = _setting(64 * 1024 * 1024, "hint-budget")
     #: hinted keys delivered per second to a returning node at most
     hint_rate: int = _setting(2000, "hint-rate")
+    #: ms between background anti-entropy exchanges (one partition with one peer); 0 = off
+    aae_interval_ms: int = _setting(10000, "aae-interval", runtime=True)
 
     def __post_init__(self) -> None:
         self._watchers: list[Callable[[], None]] = []

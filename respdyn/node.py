@@ -131,6 +131,9 @@ def build_cluster(
     coordinator.hints.max_age_ms = config.hint_max_age_ms
     coordinator.hints.budget_bytes = config.hint_budget_bytes
     coordinator.handoff.rate = config.hint_rate
+    from respdyn.cluster import antientropy  # Merkle trees: started with the cluster
+
+    antientropy.attach(coordinator, lambda: config.aae_interval_ms / 1000)
     return ReplicatedStore(coordinator)
 
 
@@ -160,11 +163,19 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             "cluster_reads_with_siblings": stats.reads_with_siblings,
             "cluster_max_siblings": stats.max_siblings,
             "cluster_stored_with_siblings": store.replica.stored_with_siblings,
+            **_aae_fields(coordinator),
             "cluster_frames_sent": coordinator.transport.counters.frames,
             "cluster_frame_sends": coordinator.transport.counters.sends,
         }
 
     return fields
+
+
+def _aae_fields(coordinator: Any) -> dict[str, Any]:
+    """INFO cluster's anti-entropy counters (aae_*)."""
+    from respdyn.cluster import antientropy
+
+    return antientropy.info_fields(coordinator)
 
 
 def _info_fields(stats: dict[str, Any]) -> dict[str, Any]:
@@ -252,10 +263,19 @@ class Node:
         coordinator.membership.set_client_addr(client_addr)
         coordinator.membership.start()
         coordinator.handoff.start()
+        self._start_antientropy(coordinator)
         host, port = coordinator.transport.cluster_addr
         log.info("node %s: cluster port %s:%d, N=%d R=%d W=%d, seeds %s",
                  coordinator.node_id, host, port, coordinator.n, coordinator.r, coordinator.w,
                  self.config.seeds or "(none)")
+
+    def _start_antientropy(self, coordinator: Any) -> None:
+        """Build the Merkle trees in the background and run the exchange loop."""
+        from respdyn.cluster import antientropy
+
+        service = antientropy.of(coordinator)
+        if service is not None:
+            self.loops.extend(service.start())
 
     def _apply_runtime_settings(self, settings: ServerSettings) -> None:
         """The settings CONFIG SET may change while clients are connected."""

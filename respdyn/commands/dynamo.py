@@ -246,6 +246,20 @@ def dynamo_debug(ctx: Context, session: Session, args: list[bytes]) -> Any:
 
 
 @table.command(
+    "dynamo|repair", 2, "admin noscript loading stale", since="0.2.0",
+    summary="Runs a full anti-entropy repair of this node's partitions against every other "
+    "live replica now; replies with the number of keys repaired.",
+    **_RESPDYN,
+)
+def dynamo_repair(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    from respdyn.cluster import antientropy
+
+    cluster = _cluster(ctx)
+    service = None if cluster is None else antientropy.of(cluster.coordinator)
+    return 0 if service is None else service.repair()  # a single node has nothing to compare
+
+
+@table.command(
     "dynamo|help", 2, "loading stale", since="0.1.0",
     summary="Returns helpful text about the different subcommands.", **_RESPDYN,
 )
