@@ -22,7 +22,7 @@ from typing import NamedTuple
 import pytest
 import redis
 from cluster_harness import Cluster
-from harness import RespdynProcess, quiet_port, stop
+from harness import RespdynProcess, quiet_port, stop, wait_until_serving
 
 from respdyn.cluster import handshake as hs
 from respdyn.cluster import messages as m
@@ -370,6 +370,31 @@ def test_a_node_that_is_not_a_member_cannot_join_or_talk(
 def test_nodes_say_how_their_port_is_protected(seeded: Cluster) -> None:
     for node in seeded.nodes:
         assert "authenticated with cluster secret" in node.log.read_text()
+    assert seeded.client(1).config_get("cluster-secret") == {"cluster-secret": "(hidden)"}
+
+
+@pytest.mark.parametrize("source", ["environment", "file"])
+def test_the_secret_can_stay_off_the_command_line(tmp_path: Path, source: str) -> None:
+    port, cluster_port, secret_file = quiet_port(), quiet_port(), tmp_path / "secret"
+    secret_file.write_text(SECRET + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESPDYN_")}
+    argv = [sys.executable, "-m", "respdyn", "serve", "--port", str(port), "--fsync", "no",
+            "--data-dir", str(tmp_path / "data"), "--node-id", "n1",
+            "--cluster-port", str(cluster_port)]
+    if source == "environment":
+        env["RESPDYN_CLUSTER_SECRET"] = SECRET
+    else:
+        argv += ["--cluster-secret-file", str(secret_file)]
+    log = tmp_path / "node.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env)
+    try:
+        wait_until_serving(proc, "127.0.0.1", port, log)
+        hello = _session(("127.0.0.1", cluster_port), as_id="node2").reply(0)
+    finally:
+        stop(proc)
+    assert hello is not None and hello.ok  # it holds exactly SECRET (newline dropped)
+    assert "authenticated with cluster secret" in log.read_text()
 
 
 def test_a_non_loopback_cluster_port_without_a_secret_refuses_to_start(tmp_path: Path) -> None:
