@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice, repeat
+from operator import and_, eq, rshift
 
 from storage.options import Options
 from storage.sstable import KIND_DELETE, KIND_PUT
@@ -173,6 +175,51 @@ def compact_entries(
             c.dropped_tombstones += 1
             continue
         yield key, seq, kind, value
+
+
+def compact_batches(
+    batches: Iterable[tuple[list[bytes], list[int], list[bytes]]],
+    *,
+    smallest_snapshot: int,
+    newest_snapshot: int,
+    is_base: Callable[[bytes], bool],
+    compaction_filter: Callable[[bytes, bytes], bool] | None = None,
+    counters: CompactionCounters | None = None,
+) -> Iterator[tuple[list[bytes], list[int], list[bytes]]]:
+    """`compact_entries` over (keys, tags, values) batches in which no key spans two batches
+    (iterators.merge_batches). A batch with one version per key, no tombstone and no filter
+    passes as it is (nothing in it can be dropped); others go entry by entry."""
+    c = counters if counters is not None else CompactionCounters()
+    for keys, tags, values in batches:
+        if (
+            compaction_filter is None
+            and all(map(and_, tags, repeat(KIND_PUT)))
+            and not any(map(eq, keys, islice(keys, 1, None)))
+        ):
+            yield keys, tags, values
+            continue
+        kept = list(
+            compact_entries(
+                zip(
+                    keys,
+                    map(rshift, tags, repeat(8)),
+                    map(and_, tags, repeat(0xFF)),
+                    values,
+                    strict=True,
+                ),
+                smallest_snapshot=smallest_snapshot,
+                newest_snapshot=newest_snapshot,
+                is_base=is_base,
+                compaction_filter=compaction_filter,
+                counters=c,
+            )
+        )
+        if kept:
+            yield (
+                [e[0] for e in kept],
+                [e[1] << 8 | e[2] for e in kept],
+                [e[3] for e in kept],
+            )
 
 
 def result_edit(task: CompactionTask, outputs: list[FileMeta]) -> VersionEdit:

@@ -137,6 +137,21 @@ class DecodedBlock:
             tag = tags[i]
             yield keys[i], tag >> 8, tag & 0xFF, payload[base + bounds[i] : base + bounds[i + 1]]
 
+    def columns(self, start: int = 0) -> tuple[list[bytes], list[int], list[bytes]]:
+        """(keys, tags, values) of records start.. as lists, sliced in C (the batched scans
+        and merges of iterators.py)."""
+        keys, payload, base = self.keys, self._payload, self._value_base
+        n = len(keys)
+        ends = _array("I", n).unpack_from(payload, self._value_ends_at)
+        blob = payload[base:]
+        starts = (0, *ends[:-1]) if n else ()
+        if start:
+            keys, starts, ends = keys[start:], starts[start:], ends[start:]
+        else:
+            keys = list(keys)
+        tags = _array("Q", n).unpack_from(payload, self._tags_at)[start:]
+        return keys, list(tags), list(map(blob.__getitem__, map(slice, starts, ends)))
+
     def __len__(self) -> int:
         return len(self.keys)
 

@@ -136,6 +136,37 @@ class Table:
         first = 0 if start is None else bisect_left(self._index_keys, start)
         return self._iter_from(first, start, fill_cache)
 
+    def iter_batches(
+        self, start: bytes | None = None, *, fill_cache: bool = True, min_rows: int = 0
+    ) -> Iterator[tuple[list[bytes], list[int], list[bytes]]]:
+        """`iter` as (keys, tags, values) batches (tag = seq << 8 | kind): one data block at a
+        time, or consecutive blocks joined up to at least `min_rows` records (compactions)."""
+        self._check_open()
+        first = 0 if start is None else bisect_left(self._index_keys, start)
+        return self._batches_from(first, start, fill_cache, min_rows)
+
+    def _batches_from(
+        self, first: int, start: bytes | None, fill_cache: bool, min_rows: int
+    ) -> Iterator[tuple[list[bytes], list[int], list[bytes]]]:
+        keys: list[bytes] = []
+        tags: list[int] = []
+        values: list[bytes] = []
+        for i in range(first, len(self._offsets)):
+            block = self._block(i, fill_cache)
+            j = bisect_left(block.keys, start) if i == first and start is not None else 0
+            k, t, v = block.columns(j)
+            if not min_rows:
+                yield k, t, v
+                continue
+            keys += k
+            tags += t
+            values += v
+            if len(keys) >= min_rows:
+                yield keys, tags, values
+                keys, tags, values = [], [], []
+        if keys:
+            yield keys, tags, values
+
     def data_block_handles(self) -> list[BlockHandle]:
         """Where each data block lives, in key order (for dump and verification tools)."""
         return [BlockHandle(o, s) for o, s in zip(self._offsets, self._sizes, strict=True)]

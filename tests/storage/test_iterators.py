@@ -73,3 +73,67 @@ def test_level_iter_skips_files_outside_range():
 
     out = [k for k, *_ in level_iter(files, open_iter, b"d", b"g")]
     assert opened == [2] and out == [b"d", b"f"]
+
+
+# -- batched forms --------------------------------------------------------------------------
+
+from itertools import pairwise  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from storage.iterators import merge_batches, visible_batches  # noqa: E402
+
+
+def _batches(entries: list, cuts: list[int]):
+    """A source's entries as column batches cut anywhere (versions of a key may span)."""
+    bounds = sorted({0, len(entries), *(c % (len(entries) + 1) for c in cuts)})
+    for lo, hi in pairwise(bounds):
+        part = entries[lo:hi]
+        yield [e[0] for e in part], [e[1] << 8 | e[2] for e in part], [e[3] for e in part]
+
+
+_source = st.lists(
+    st.tuples(st.binary(max_size=3), st.integers(1, 60), st.sampled_from([0, 1])),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sources=st.lists(_source, max_size=5),
+    cuts=st.lists(st.lists(st.integers(0, 50), max_size=8), min_size=5, max_size=5),
+    snapshot=st.integers(0, 61),
+    end=st.one_of(st.none(), st.binary(max_size=3)),
+)
+def test_merge_batches_is_merge_ordered_in_batches(sources, cuts, snapshot, end):
+    seen = set()
+    entries_per_source = []
+    for i, src in enumerate(sources):
+        rows = []
+        for key, seq, kind in src:
+            seq = seq * 8 + i  # (key, seq) unique across sources
+            if (key, seq) not in seen:
+                seen.add((key, seq))
+                rows.append((key, seq, kind, b"" if kind == 0 else b"v%d" % seq))
+        rows.sort(key=lambda e: (e[0], -e[1]))
+        entries_per_source.append(rows)
+    batches = list(
+        merge_batches(
+            [_batches(rows, c) for rows, c in zip(entries_per_source, cuts, strict=False)]
+        )
+    )
+    flat = [
+        (k, t >> 8, t & 0xFF, v)
+        for ks, ts, vs in batches
+        for k, t, v in zip(ks, ts, vs, strict=True)
+    ]
+    assert flat == list(merge_ordered(entries_per_source))
+    last_keys = [ks[-1] for ks, _, _ in batches]
+    first_keys = [ks[0] for ks, _, _ in batches]
+    assert all(a < b for a, b in zip(last_keys, first_keys[1:], strict=False))  # no key spans
+    again = merge_batches(
+        [_batches(rows, c) for rows, c in zip(entries_per_source, cuts, strict=False)]
+    )
+    want = list(visible(merge_ordered(entries_per_source), snapshot * 8 + 7, end))
+    assert list(visible_batches(again, snapshot * 8 + 7, end)) == want
