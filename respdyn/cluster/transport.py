@@ -381,7 +381,7 @@ class Transport:
             with socket.create_connection(addr, timeout=timeout) as sock:
                 sock.settimeout(timeout)
                 peer, _ = self.dial(sock)
-                return tuple(peer)  # type: ignore[return-value]
+                return peer  # a Hello is the (node_id, client_addr, cluster_addr) tuple
         except HANDSHAKE_ERRORS as exc:
             self.refused(f"HELLO to {addr[0]}:{addr[1]}", exc)
             return None

@@ -258,11 +258,16 @@ def test_replayed_old_version_changes_nothing(seeded: Cluster) -> None:
 @pytest.mark.parametrize("secret", [WRONG, ""])
 def test_hello_from_an_unknown_node_changes_no_ring(fresh3: Cluster, secret: str) -> None:
     c = fresh3.client(3)
-    before = c.execute_command("DYNAMO", "RING"), c.execute_command("DYNAMO", "MEMBERS")
+
+    def view() -> tuple[object, set[bytes]]:  # member states may still change: ids only
+        return (c.execute_command("DYNAMO", "RING"),
+                {row[0] for row in c.execute_command("DYNAMO", "MEMBERS")})
+
+    before = view()
     session = _session(_cluster_addr(fresh3, 3), as_id="mallory", secret=secret,
                        fields=[b"127.0.0.1:1", b"127.0.0.1:2"])
     assert session.refused()
-    assert (c.execute_command("DYNAMO", "RING"), c.execute_command("DYNAMO", "MEMBERS")) == before
+    assert view() == before and b"mallory" not in before[1]
 
 
 def test_hello_cannot_move_a_member(fresh3: Cluster) -> None:
@@ -278,7 +283,8 @@ def test_hello_cannot_move_a_member(fresh3: Cluster) -> None:
     session = _session(_cluster_addr(cluster, 3), as_id="node1", secret=WRONG,
                        fields=[b"127.0.0.1:1", b"127.0.0.1:2"])
     assert session.refused()  # answered (so processed) before we look
-    assert c.execute_command("DYNAMO", "MEMBERS") == before
+    after = c.execute_command("DYNAMO", "MEMBERS")
+    assert [row[:3] for row in after] == [row[:3] for row in before]  # states may change
 
 
 def test_forged_store_is_refused(seeded: Cluster) -> None:
