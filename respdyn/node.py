@@ -163,6 +163,22 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             "cluster_reads_with_siblings": stats.reads_with_siblings,
             "cluster_max_siblings": stats.max_siblings,
             "cluster_stored_with_siblings": store.replica.stored_with_siblings,
+            "cluster_ring_epoch": membership.ring.epoch,
+            "cluster_ring_size": len(membership.ring.members),
+            "cluster_members_down": sum(
+                membership.is_down(k) for k in membership.members if k != coordinator.node_id),
+            "cluster_hints_keys": coordinator.hints.total()[0],
+            "cluster_hints_bytes": coordinator.hints.total()[1],
+            "cluster_hints_sent": stats.hints_sent,
+            "cluster_hints_kept": stats.hints_kept,
+            **{f"cluster_hints_for_{target}": f"keys={b.keys},bytes={b.bytes},"
+               f"delivered={b.delivered},expired={b.expired},refused={b.refused}"
+               for target, b in sorted(coordinator.hints.backlogs.items())},
+            "cluster_transfers_busy": int(coordinator.transfers.busy),
+            "cluster_transfers_pending": sum(
+                item.state not in ("sent", "done") for item in coordinator.transfers.items),
+            "cluster_transfers_completed": coordinator.transfers.completed,
+            "cluster_partitions_dropped": coordinator.transfers.dropped,
             **_aae_fields(coordinator),
             "cluster_frames_sent": coordinator.transport.counters.frames,
             "cluster_frame_sends": coordinator.transport.counters.sends,
@@ -261,8 +277,7 @@ class Node:
         coordinator = store.coordinator
         coordinator.transport.client_addr = client_addr
         coordinator.membership.set_client_addr(client_addr)
-        coordinator.membership.start()
-        coordinator.handoff.start()
+        coordinator.start()
         self._start_antientropy(coordinator)
         host, port = coordinator.transport.cluster_addr
         log.info("node %s: cluster port %s:%d, N=%d R=%d W=%d, seeds %s",

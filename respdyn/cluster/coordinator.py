@@ -38,9 +38,10 @@ from gevent.event import AsyncResult, Event
 from respdyn import errors
 from respdyn.cluster import dvv, quorum
 from respdyn.cluster import messages as m
-from respdyn.cluster.hints import HINT, MSTORE, Handoff, HintStore, parse_mstore
+from respdyn.cluster.hints import HINT, MSTORE, Handoff, HintStore, clock_of, parse_mstore
 from respdyn.cluster.membership import Membership
 from respdyn.cluster.replica import LWW, Replica
+from respdyn.cluster.transfer import Transfers
 from respdyn.cluster.transport import RemoteError, Transport
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ class Coordinator:
         self.hints = HintStore(replica.engine)
         self.handoff = Handoff(self.hints, self.call, lambda node: not membership.is_down(node))
         membership.on_change.append(self.handoff.wake)
+        self.transfers = Transfers(self)
         self.serve(HINT, self._take_hint)
         self.serve(MSTORE, self._mstore)
         transport.handler = self.handle
@@ -487,7 +489,56 @@ class Coordinator:
             return []
         raise RemoteError(b"ERR", b"unsupported op " + op)
 
+    # -- membership changes --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The background work: gossip, hint delivery, partition transfers."""
+        self.membership.start()
+        self.handoff.start()
+        self.transfers.start()
+
+    def leave(self, then: Callable[[], None]) -> None:
+        """DYNAMO LEAVE: out of the ring now, `then()` once every partition is handed over and
+        the members have heard that this node left."""
+        self.membership.leave()
+
+        def settled() -> None:
+            if self.node_id not in self.membership.ring.members:
+                self.membership.left()
+                gevent.spawn(self._announce, then)
+
+        self.transfers.on_settled.append(settled)
+
+    def _announce(self, then: Callable[[], None], rounds: int = 3) -> None:
+        for _ in range(rounds):
+            self.membership.round()
+            gevent.sleep(self.membership.interval)
+        then()
+
+    def reroute_hints(self, target: str) -> int:
+        """Hints for a member that is gone for good: deliver them to each key's current
+        replicas instead (all must acknowledge, or the hint stays for the next attempt)."""
+        moved = 0
+        assert self.keymap is not None
+        while batch := self.hints.pending(target, 100):
+            for key, raw_key, value in batch:
+                clock = clock_of(value)
+                prefs = self.preference(self.keymap.slot_of(raw_key))
+                ok = True
+                for node in prefs:
+                    if node == self.node_id:
+                        self.replica.merge(raw_key, clock)
+                    else:
+                        reply = self.call(node, m.STORE, [raw_key, clock])
+                        ok = ok and reply is not None and reply.ok
+                if not ok:
+                    return moved
+                self.hints.delivered(target, key, value)
+                moved += 1
+        return moved
+
     def close(self) -> None:
+        self.transfers.stop()
         self.handoff.stop()
         self.transport.close()
         self.membership.stop()

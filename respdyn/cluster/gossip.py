@@ -73,14 +73,17 @@ def newer(a: MemberState, b: MemberState) -> bool:
 def merge_members(
     mine: dict[str, MemberState], theirs: list[MemberState]
 ) -> tuple[dict[str, MemberState], list[str]]:
-    """The merged table and the ids whose state advanced (their heartbeats were heard)."""
+    """The merged table and the ids whose state advanced (their heartbeats were heard).
+    A member's cluster address is local knowledge: the one this node was given or dialed is
+    kept; a gossiped one is used only for a member this node knew no address of."""
     merged = dict(mine)
     advanced = []
     for state in theirs:
         known = merged.get(state.node_id)
         if known is None or newer(state, known):
-            if known is not None and not state.client_addr:
-                state = replace(state, client_addr=known.client_addr)
+            if known is not None:  # where *we* reach it stays ours (a seed may be a proxy)
+                state = replace(state, cluster_addr=known.cluster_addr or state.cluster_addr,
+                                client_addr=state.client_addr or known.client_addr)
             merged[state.node_id] = state
             advanced.append(state.node_id)
     return merged, advanced

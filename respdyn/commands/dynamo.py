@@ -1,5 +1,6 @@
 """respdyn's own commands: versions (SIBLINGS, RESOLVE), per-client quorums (CONSISTENCY) and
-the DYNAMO admin container (RING, MEMBERS, PREFLIST, LOCAL, DEBUG, HELP).
+the DYNAMO admin container (RING, MEMBERS, PREFLIST, LOCAL, HINTS, TRANSFERS, LEAVE, REMOVE,
+DEBUG, HELP).
 
 They work on a single node too, answering as a one-node ring (N = R = W = 1, one sibling, an
 empty context token), so clients need not know how the server was started.
@@ -190,7 +191,7 @@ def dynamo_members(ctx: Context, session: Session, args: list[bytes]) -> Any:
     return [
         [m.node_id.encode(), m.client_addr.encode(), m.cluster_addr.encode(),
          membership.state(m.node_id).encode()]
-        for _, m in sorted(membership.members.items())
+        for _, m in sorted(membership.table.items())
     ]
 
 
@@ -243,6 +244,81 @@ def dynamo_debug(ctx: Context, session: Session, args: list[bytes]) -> Any:
         blocked.clear()
         return OK
     raise errors.syntax_error()
+
+
+def _need_cluster(ctx: Context, what: str) -> ReplicatedStore:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        raise errors.ReplyError(f"{what} needs a cluster node")
+    return cluster
+
+
+@table.command(
+    "dynamo|hints", 2, "loading stale", since="0.2.0",
+    summary="Lists the hints this node holds per down node: target, keys, bytes, delivered, "
+    "expired, refused.",
+    **_RESPDYN,
+)
+def dynamo_hints(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        return []
+    backlogs = cluster.coordinator.hints.backlogs
+    return [
+        [target.encode(), b.keys, b.bytes, b.delivered, b.expired, b.refused]
+        for target, b in sorted(backlogs.items())
+    ]
+
+
+@table.command(
+    "dynamo|transfers", 2, "loading stale", since="0.2.0",
+    summary="Lists this node's partition transfers of the last ring change: partition, from, "
+    "to, state, keys sent.",
+    **_RESPDYN,
+)
+def dynamo_transfers(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    cluster = _cluster(ctx)
+    if cluster is None:
+        return []
+    coordinator = cluster.coordinator
+    me = coordinator.node_id.encode()
+    return [
+        [item.partition, me, item.target.encode(), item.state.encode(), item.keys]
+        for item in coordinator.transfers.items
+    ]
+
+
+@table.command(
+    "dynamo|leave", 2, "admin noscript loading stale", since="0.2.0",
+    summary="Makes this node leave the ring: it hands its partitions to their new owners, "
+    "then exits.",
+    **_RESPDYN,
+)
+def dynamo_leave(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    coordinator = _need_cluster(ctx, "DYNAMO LEAVE").coordinator
+    try:
+        coordinator.leave(ctx.shutdown)
+    except ValueError as exc:
+        raise errors.ReplyError(str(exc)) from None
+    return OK
+
+
+@table.command(
+    "dynamo|remove", 3, "admin noscript loading stale", since="0.2.0",
+    summary="Removes a dead node for good; its partitions are rebuilt from the surviving "
+    "replicas.",
+    **_RESPDYN,
+)
+def dynamo_remove(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    coordinator = _need_cluster(ctx, "DYNAMO REMOVE").coordinator
+    node_id = args[0].decode("utf-8", "replace")
+    try:
+        coordinator.membership.remove(node_id)
+    except KeyError:
+        raise errors.ReplyError(f"no such member '{errors.shown(args[0], 128)}'") from None
+    except ValueError as exc:
+        raise errors.ReplyError(str(exc)) from None
+    return OK
 
 
 @table.command(

@@ -23,15 +23,20 @@ class Cluster:
         process for a second; a dead peer fails at once whatever it is. `secret`: the cluster
         secret every node proves on connect (None: none, the port stays on loopback)."""
         self.secret = secret
+        self.root = root
+        self.common = [
+            "--fsync", "no", "--cluster-timeout-ms", str(timeout_ms),
+            *(["--enable-debug-commands"] if debug else []),
+            *(["--cluster-secret", secret] if secret is not None else []), *extra,
+        ]
         cluster_ports = [quiet_port() for _ in range(size)]
+        self.cluster_ports = cluster_ports
         seeds = ",".join(f"node{k + 1}@127.0.0.1:{p}" for k, p in enumerate(cluster_ports))
         self.nodes = [
             RespdynProcess(
                 root / f"node{k + 1}" / "data",
                 "--node-id", f"node{k + 1}", "--cluster-port", str(cluster_ports[k]),
-                "--seeds", seeds, "--fsync", "no", "--cluster-timeout-ms", str(timeout_ms),
-                *(["--enable-debug-commands"] if debug else []),
-                *(["--cluster-secret", secret] if secret is not None else []), *extra,
+                "--seeds", seeds, *self.common,
             )
             for k in range(size)
         ]
@@ -64,6 +69,27 @@ class Cluster:
 
     def kill(self, k: int) -> None:
         self.nodes[k - 1].kill()
+
+    def restart(self, k: int) -> None:
+        """Start node k again (same ports, same data directory) after a kill or a stop."""
+        self.nodes[k - 1].restart()
+
+    def add_node(self, seed: int = 1, *extra: str) -> int:
+        """Start one more node that joins through node `seed`'s cluster address, given as a
+        plain host:port seed as an operator would; returns its number."""
+        k = len(self.nodes) + 1
+        port = quiet_port()
+        node = RespdynProcess(
+            self.root / f"node{k}" / "data", "--node-id", f"node{k}", "--cluster-port",
+            str(port), "--seeds", f"127.0.0.1:{self.cluster_ports[seed - 1]}", *self.common,
+            *extra,
+        )
+        node.port = quiet_port()
+        node.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.nodes.append(node)
+        self.cluster_ports.append(port)
+        node.start()
+        return k
 
     def __len__(self) -> int:
         return len(self.nodes)
