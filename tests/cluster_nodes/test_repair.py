@@ -24,8 +24,21 @@ def _local(client: redis.Redis, keys: list[str]) -> list[int]:
 
 
 def _write_everywhere(client: redis.Redis, items: dict[str, str]) -> None:
-    """Writes acknowledged by all three replicas (so the node we stop holds them too)."""
+    """Writes acknowledged by all three replicas (so the node we stop holds them too). Just
+    after start a link may still be in its first reconnect backoff: a probe write waits for
+    the client's node (which coordinates every write here) to reach both peers. The probe is
+    the first item, so the data set stays exactly `items`."""
     client.execute_command("CONSISTENCY", "ALL")
+    first = next(iter(items.items()))
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.set(*first)
+            break
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("NOQUORUM") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     pipe = client.pipeline(transaction=False)
     for key, value in items.items():
         pipe.set(key, value)
