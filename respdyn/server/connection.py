@@ -13,6 +13,13 @@ reached the OS first (Redis writes its AOF buffer in beforeSleep for the same re
 crash loses no acknowledged write, at the cost of one write(2) per batch, not per command. If it
 fails, the connection is dropped rather than acknowledging writes that were not written.
 
+Replies are sent the way Redis sends them (handleClientsWithPendingWrites in beforeSleep): a
+connection that has run the commands of its read hands its output to the `ReplyBatcher`, whose
+one callback per event-loop iteration calls `before_reply` once and then sends every pending
+connection's replies. With 50 clients, ~30 of them are ready in one iteration: they share one
+WAL write(2) instead of making one each. A send the socket cannot take whole is finished by the
+connection's own greenlet (woken like a push), never by the loop.
+
 Output is bounded (CVE-2025-21605): when the pending replies pass `output_soft_limit` we flush
 before running more commands; blocked on a slow reader, we stop reading its input. Pushes that
 pile up past `output_hard_limit` (a subscriber that never reads) close the connection.
@@ -52,6 +59,38 @@ class _Wakeup(Exception):
     """Thrown into an idle connection greenlet so that it flushes pushed output."""
 
 
+class ReplyBatcher:
+    """Sends the replies of every connection that ran commands in this event-loop iteration
+    from one loop callback, after one `before_reply` (see the module doc)."""
+
+    def __init__(self, before_reply: BeforeReply | None = None) -> None:
+        self.before_reply = before_reply
+        self.loop = get_hub().loop
+        self._pending: list[Connection] = []
+
+    def defer(self, conn: Connection) -> None:
+        """Send `conn.out` at the end of this loop iteration."""
+        pending = self._pending
+        pending.append(conn)
+        if len(pending) == 1:
+            self.loop.run_callback(self._send_all)
+
+    def _send_all(self) -> None:
+        pending, self._pending = self._pending, []
+        if self.before_reply is not None:
+            try:
+                self.before_reply()
+            except Exception as exc:
+                log.error("closing %d clients: writes could not be written out: %s",
+                          len(pending), exc)
+                for conn in pending:
+                    conn._deferred = False
+                    conn.kill()  # no reply may acknowledge writes that were not written
+                return
+        for conn in pending:
+            conn._send_deferred()
+
+
 class Connection:
     """The per-client loop; `run()` returns when the client leaves or must be dropped."""
 
@@ -63,6 +102,7 @@ class Connection:
         settings: ServerSettings,
         shutdown: Shutdown | None = None,
         before_reply: BeforeReply | None = None,
+        batcher: ReplyBatcher | None = None,
     ) -> None:
         self.sock = sock
         self.raw = getattr(sock, "_sock", sock)  # gevent keeps the non-blocking _socket here
@@ -72,6 +112,9 @@ class Connection:
         self.shutdown = shutdown
         #: makes the writes of the commands run so far durable against a process crash
         self.before_reply = before_reply
+        #: sends our replies at the end of the loop iteration (None: each batch sends its own)
+        self.batcher = batcher
+        self._deferred = False  # our output waits for the batcher's callback
         self.hub = get_hub()
         fd = sock.fileno()
         self._rw = self.hub.loop.io(fd, _READ)
@@ -101,7 +144,7 @@ class Connection:
         more = False  # the last read filled the buffer: read again before waiting
         try:
             while not self.closing:
-                if self.out:  # pushed while we were busy
+                if self.out and not self._deferred:  # pushed, or left by the batcher
                     self._flush()
                 if not more:
                     self._idle = True
@@ -182,9 +225,14 @@ class Connection:
                 self._flush()  # blocks while the client does not read: input waits too
                 out = self.out  # _flush swapped in a fresh buffer
                 put = out.extend
+        stop = self.shutdown is not None and self.shutdown.is_set()
         if self.out:
-            self._flush()
-        return not (self.shutdown is not None and self.shutdown.is_set())
+            if self.batcher is None or stop:
+                self._flush()
+            elif not self._deferred:
+                self._deferred = True
+                self.batcher.defer(self)
+        return not stop
 
     # -- output -----------------------------------------------------------------------------
 
@@ -221,6 +269,31 @@ class Connection:
                 finally:
                     self.write_blocked = False
                     self._inflight = 0
+
+    def _send_deferred(self) -> None:
+        """The batcher's send (in the loop's callback, after `before_reply`): what the socket
+        takes now; the rest is left for our greenlet, woken to wait for the socket."""
+        self._deferred = False
+        data = self.out
+        if self.closing or self.write_blocked or not data:
+            return  # a blocked _flush of our greenlet sends it after what it is sending
+        try:
+            sent = self.raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.kill()  # reset by the peer: our greenlet wakes up and ends
+            return
+        if sent == len(data):
+            data.clear()
+            return
+        if not self.session.authenticated and len(data) > self.settings.unauth_output_limit:
+            log.warning("closing %s: unauthenticated output over the limit", self.session.addr)
+            self.kill()
+            return
+        del data[:sent]
+        if self._idle:
+            self.hub.cancel_wait(self._rw, _Wakeup())  # run() flushes the rest
 
     def _write_out(self) -> None:
         try:

@@ -21,7 +21,7 @@ from gevent.server import StreamServer
 
 from respdyn.errors import Denied, max_clients_reached
 from respdyn.protocol.encoder import encode
-from respdyn.server.connection import BeforeReply, Connection, Dispatch
+from respdyn.server.connection import BeforeReply, Connection, Dispatch, ReplyBatcher
 from respdyn.server.shutdown import Shutdown
 from respdyn.session import Session, SessionRegistry
 
@@ -81,6 +81,8 @@ class Listener(StreamServer):
         self.idle_exempt = idle_exempt
         #: run by every connection before it sends replies (see connection.py)
         self.before_reply = before_reply
+        #: sends every connection's replies once per loop iteration, after one before_reply
+        self.batcher = ReplyBatcher(before_reply)
         self.connections: set[Connection] = set()
         self._sweeper: gevent.Greenlet | None = None
         pool = Pool(settings.maxclients + _REFUSAL_SLOTS)
@@ -102,7 +104,8 @@ class Listener(StreamServer):
         )
         session.authenticated = not self.settings.auth_required
         conn = Connection(
-            sock, session, self.dispatch, self.settings, self.shutdown, self.before_reply
+            sock, session, self.dispatch, self.settings, self.shutdown, self.before_reply,
+            self.batcher,
         )
         self.connections.add(conn)
         try:
