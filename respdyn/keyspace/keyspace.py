@@ -119,6 +119,14 @@ class Keyspace:
     def lookup(self, db: int, key: bytes) -> Entry | None:
         """The live value of `key`, or None (missing, deleted or expired)."""
         record = self.store.read(layout.data_key(db, key))
+        if record is not None and len(record.siblings) == 1:  # `resolve` of one version, inlined
+            sibling = record.siblings[0]
+            expire_at = sibling.expire_at
+            if sibling.tombstone or (expire_at and expire_at <= self.clock()):
+                self.misses += 1
+                return None
+            self.hits += 1
+            return Entry(sibling.kind, sibling.payload, expire_at, record.context)
         sibling = self.resolve(record, self.clock())
         if sibling is None:
             self.misses += 1
@@ -150,6 +158,23 @@ class Keyspace:
         self.store.write(layout.data_key(db, key), sibling, context)
         if self.on_write is not None:
             self.on_write(db, key)
+
+    def put_many(self, db: int, kind: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Blind writes of several keys (MSET): one store write where the store has
+        `write_many` (the local engine: one atomic batch, one WAL record)."""
+        timestamp, node = self.clock(), self.node_id
+        writes = [(layout.data_key(db, key), Sibling(kind, payload, 0, timestamp, node), None)
+                  for key, payload in items]
+        store = self.store
+        write_many = getattr(store, "write_many", None)
+        if write_many is not None:
+            write_many(writes)
+        else:
+            for raw_key, sibling, context in writes:
+                store.write(raw_key, sibling, context)
+        if self.on_write is not None:
+            for key, _ in items:
+                self.on_write(db, key)
 
     def delete(
         self, db: int, key: bytes, context: bytes | None = None, observed: Entry | None = None

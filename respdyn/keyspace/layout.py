@@ -12,6 +12,7 @@ time so the active expiry cycle reads only keys that are due.
 from __future__ import annotations
 
 import struct
+from binascii import crc_hqx
 
 from respdyn.cluster.hashing import key_slot
 
@@ -19,11 +20,14 @@ DATA = b"k"
 EXPIRY = b"x"
 DATABASES = 16
 _SLOT = struct.Struct(">BH")
+_DATA_HEAD = struct.Struct(">BBH")  # DATA, db, slot
 _WHEN = struct.Struct(">Q")
 
 
 def data_key(db: int, key: bytes) -> bytes:
-    return DATA + _SLOT.pack(db, key_slot(key)) + key
+    # key_slot inlined for keys without a hash tag (every request computes a data key)
+    slot = key_slot(key) if b"{" in key else crc_hqx(key, 0) & 0x3FFF
+    return _DATA_HEAD.pack(0x6B, db, slot) + key
 
 
 def split_data_key(raw: bytes) -> tuple[int, bytes]:

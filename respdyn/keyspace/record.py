@@ -28,9 +28,19 @@ _HEAD = struct.Struct("<BBI")
 _COUNT = struct.Struct("<H")
 _SIB = struct.Struct("<BBQQB")
 _LEN = struct.Struct("<I")
-#: the common record, one sibling and no context (every single-node value), up to its node:
-#: encoded and decoded with one struct call instead of four
+#: the common record, one sibling and no context (every single-node value), up to its node
 _SINGLE = struct.Struct("<BBIHBBQQB")
+_NODE_LEN_AT = _SINGLE.size - 1
+#: the same record up to its payload, for one node-id length: encoded and decoded with one
+#: struct call (the node id is the same in every record a node writes)
+_SINGLE_BY_NODE_LEN: dict[int, struct.Struct] = {}
+
+
+def _single(node_len: int) -> struct.Struct:
+    st = _SINGLE_BY_NODE_LEN.get(node_len)
+    if st is None:
+        st = _SINGLE_BY_NODE_LEN[node_len] = struct.Struct(f"<BBIHBBQQB{node_len}sI")
+    return st
 
 
 class Kind(IntEnum):
@@ -85,11 +95,7 @@ class Record:
 def encode(record: Record) -> bytes:
     siblings = record.siblings
     if len(siblings) == 1 and not record.context:
-        s = siblings[0]
-        flags = FLAG_TOMBSTONE if s.tombstone else 0
-        head = _SINGLE.pack(MAGIC, VERSION, 0, 1, flags, s.kind, s.timestamp, s.expire_at,
-                            len(s.node))
-        return b"".join((head, s.node, _LEN.pack(len(s.payload)), s.payload))
+        return encode_single(siblings[0])
     parts = [_HEAD.pack(MAGIC, VERSION, len(record.context)), record.context,
              _COUNT.pack(len(siblings))]
     for s in siblings:
@@ -101,6 +107,18 @@ def encode(record: Record) -> bytes:
     return b"".join(parts)
 
 
+def encode_single(s: Sibling) -> bytes:
+    """`encode(Record([s]))`: the record of one sibling and no context (what a single node
+    stores), without building the Record."""
+    node, payload = s.node, s.payload
+    if len(node) > 0xFF:
+        raise struct.error("node id longer than 255 bytes")
+    return _single(len(node)).pack(
+        MAGIC, VERSION, 0, 1, FLAG_TOMBSTONE if s.tombstone else 0, s.kind, s.timestamp,
+        s.expire_at, len(node), node, len(payload),
+    ) + payload
+
+
 def decode(data: bytes) -> Record:
     single = _decode_single(data)
     return single if single is not None else _decode_any(data)
@@ -109,19 +127,17 @@ def decode(data: bytes) -> Record:
 def _decode_single(data: bytes) -> Record | None:
     """The one-sibling, no-context record (the GET hot path); None: anything else, or bytes
     that are not a whole record (then `_decode_any` says what is wrong)."""
-    if len(data) < _SINGLE.size + _LEN.size:
+    size = len(data)
+    if size < _SINGLE.size + _LEN.size:
         return None
-    magic, version, ctx_len, count, flags, kind, ts, exp, node_len = _SINGLE.unpack_from(data)
-    if magic != MAGIC or version != VERSION or ctx_len or count != 1:
+    st = _single(data[_NODE_LEN_AT])
+    head = st.size
+    if size < head:
         return None
-    pos = _SINGLE.size + node_len
-    if len(data) < pos + _LEN.size:
+    magic, version, ctx_len, count, flags, kind, ts, exp, _, node, plen = st.unpack_from(data)
+    if magic != MAGIC or version != VERSION or ctx_len or count != 1 or size < head + plen:
         return None
-    (plen,) = _LEN.unpack_from(data, pos)
-    payload = data[pos + _LEN.size : pos + _LEN.size + plen]
-    if len(payload) != plen:
-        return None
-    node = data[_SINGLE.size : pos]
+    payload = data[head : head + plen]
     return Record([Sibling(kind, payload, exp, ts, node, bool(flags & FLAG_TOMBSTONE))], b"")
 
 

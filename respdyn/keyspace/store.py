@@ -14,13 +14,19 @@ from typing import Any, Protocol
 
 import storage
 from respdyn.keyspace import layout
-from respdyn.keyspace.record import Record, RecordError, Sibling, decode, encode
+from respdyn.keyspace.record import Record, RecordError, Sibling, decode, encode_single
 
 
 class VersionedStore(Protocol):
     def read(self, raw_key: bytes) -> Record | None: ...
 
     def write(self, raw_key: bytes, sibling: Sibling, context: bytes | None) -> None: ...
+
+    def write_many(self, writes: list[tuple[bytes, Sibling, bytes | None]]) -> None:
+        """Several `write`s (MSET); a store that can applies them as one atomic write. Stores
+        without this method get this loop from `Keyspace.put_many`."""
+        for raw_key, sibling, context in writes:
+            self.write(raw_key, sibling, context)
 
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, Record]]: ...
 
@@ -77,11 +83,25 @@ class LocalStore:
             self.offload(self.engine.delete, raw_key)
         elif sibling.expire_at:
             batch = storage.WriteBatch()
-            batch.put(raw_key, encode(Record([sibling])))
+            batch.put(raw_key, encode_single(sibling))
             batch.put(layout.expiry_key(sibling.expire_at, raw_key), b"")
             self.offload(self.engine.write, batch)
+        elif self.offload is _direct:
+            self.engine.put(raw_key, encode_single(sibling))
         else:
-            self.offload(self.engine.put, raw_key, encode(Record([sibling])))
+            self.offload(self.engine.put, raw_key, encode_single(sibling))
+
+    def write_many(self, writes: list[tuple[bytes, Sibling, bytes | None]]) -> None:
+        """One engine write (one WAL record, atomic) for every value of an MSET."""
+        batch = storage.WriteBatch()
+        for raw_key, sibling, _ in writes:
+            if sibling.tombstone:
+                batch.delete(raw_key)
+                continue
+            batch.put(raw_key, encode_single(sibling))
+            if sibling.expire_at:
+                batch.put(layout.expiry_key(sibling.expire_at, raw_key), b"")
+        self.offload(self.engine.write, batch)
 
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, Record]]:
         for key, value in self.engine.scan(start=start, end=end):

@@ -56,3 +56,80 @@ def test_active_expiry_deletes_due_keys_and_stale_index_entries(tmp_path):
     assert store.read(rewritten).siblings[0].payload == b"new"
     assert list(engine.scan(*layout.expiry_range(now))) == []
     engine.close()
+
+
+def test_single_sibling_records_encode_as_the_general_format():
+    from respdyn.keyspace.record import decode, encode_single
+
+    for sibling in (
+        Sibling(Kind.STRING, b"v", 0, 1, b"local"),
+        Sibling(Kind.COUNTER, b"", 2**63, 2**64 - 1, b""),
+        Sibling(Kind.HASH, b"x" * 70_000, 5, 6, b"n" * 255, tombstone=True),
+    ):
+        data = encode(Record([sibling]))
+        assert encode_single(sibling) == data
+        assert decode(data) == Record([sibling])
+        assert decode(data + b"trailing") == Record([sibling])
+    import pytest
+
+    from respdyn.keyspace.record import RecordError
+
+    with pytest.raises(RecordError):
+        decode(encode(Record([Sibling(Kind.STRING, b"value")]))[:-1])
+
+
+def test_data_key_layout():
+    from binascii import crc_hqx
+
+    for key in (b"", b"k", b"{user}:1", b"a{}b", b"{", b"x" * 300):
+        assert layout.data_key(3, key) == b"k" + bytes([3]) + layout.key_slot(key).to_bytes(
+            2, "big") + key
+    assert layout.data_key(0, b"foo") == b"k\x00" + (crc_hqx(b"foo", 0) & 0x3FFF).to_bytes(
+        2, "big") + b"foo"
+
+
+def test_write_many_is_one_engine_write(tmp_path):
+    engine = storage.open(str(tmp_path))
+    store = LocalStore(engine)
+    now = int(time.time() * 1000)
+    before = engine.stats()["group_commits"]
+    store.write_many([
+        (layout.data_key(0, b"a"), Sibling(Kind.STRING, b"1"), None),
+        (layout.data_key(0, b"b"), Sibling(Kind.STRING, b"2", expire_at=now + 60_000), None),
+        (layout.data_key(0, b"a"), Sibling(Kind.STRING, b"3"), None),  # the last one wins
+    ])
+    assert engine.stats()["group_commits"] == before + 1
+    assert store.read(layout.data_key(0, b"a")).siblings[0].payload == b"3"
+    assert store.read(layout.data_key(0, b"b")).siblings[0].expire_at == now + 60_000
+    assert len(list(engine.scan(*layout.expiry_range(now + 60_000)))) == 1
+    store.write_many([(layout.data_key(0, b"a"), Sibling(Kind.STRING, b"", tombstone=True),
+                       None)])
+    assert store.read(layout.data_key(0, b"a")) is None
+    engine.close()
+
+
+def test_put_many_falls_back_to_one_write_per_key(tmp_path):
+    """A store without write_many (the cluster's ReplicatedStore) gets every write."""
+    from respdyn.keyspace.keyspace import Keyspace
+
+    engine = storage.open(str(tmp_path))
+    local = LocalStore(engine)
+
+    class Plain:
+        writes: list[bytes] = []
+
+        def read(self, raw_key):
+            return local.read(raw_key)
+
+        def write(self, raw_key, sibling, context):
+            self.writes.append(raw_key)
+            local.write(raw_key, sibling, context)
+
+    written = []
+    ks = Keyspace(Plain())  # type: ignore[arg-type]
+    ks.on_write = lambda db, key: written.append(key)
+    ks.put_many(0, Kind.STRING, [(b"a", b"1"), (b"b", b"2")])
+    assert Plain.writes == [layout.data_key(0, b"a"), layout.data_key(0, b"b")]
+    assert written == [b"a", b"b"]
+    assert ks.get_string(0, b"b") == b"2"
+    engine.close()
