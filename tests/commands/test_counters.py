@@ -163,3 +163,43 @@ def test_object_encoding_and_refcount_of_a_counter(call):
     call("INCRBY", "big", "123456789012")
     assert call("OBJECT", "ENCODING", "big") == b"int"
     assert call("OBJECT", "REFCOUNT", "big") == 1
+
+
+@pytest.mark.parametrize("node", [b"", b"local", b"n" * 200])
+@pytest.mark.parametrize(
+    ("p", "n"), [(0, 0), (1, 0), (0, 1), (127, 128), (2**14, 3), (2**63 - 1, 2**63), (5, 2**70)]
+)
+def test_own_counter_fast_path_is_counter_py_byte_for_byte(node, p, n):
+    from respdyn.commands import strings
+
+    prefix = strings._own_prefix(node)
+    data = pn.encode(pn.add(pn.add(pn.fresh(), node, p), node, -n) if n else pn.add(
+        pn.fresh(), node, p))
+    assert strings.encode_own_counter(prefix, p, n) == data
+    assert strings.own_counter(data, prefix) == (p, n)
+    assert pn.decode(strings.encode_own_counter(prefix, p, n)).entries == {node: (p, n)}
+
+
+def test_own_counter_fast_path_leaves_other_counters_to_counter_py():
+    from respdyn.commands import strings
+
+    prefix = strings._own_prefix(b"me")
+    two = pn.encode(pn.add(pn.add(pn.fresh(), b"me", 1), b"other", 1))
+    converted = pn.encode(pn.add(pn.from_int(5, 123, b"x"), b"me", 1))
+    someone_else = pn.encode(pn.add(pn.fresh(), b"mf", 1))
+    truncated = (prefix, prefix + b"\x81", prefix + b"\x01\x00\x00")
+    for payload in (two, converted, someone_else, *truncated):
+        assert strings.own_counter(payload, prefix) is None
+
+
+def test_incr_on_converted_and_merged_counters_still_adds_up(call):
+    call("SET", "c", "41")
+    assert call("INCR", "c") == 42  # converted from a string: counter.py's path
+    assert call("INCRBY", "c", "-50") == -8
+    assert call("INCR", "fresh") == 1  # the fast path from here on
+    assert call("DECRBY", "fresh", "3") == -2
+    assert call("INCRBY", "fresh", "9223372036854775807") == 9223372036854775805
+    reply = call("INCRBY", "fresh", "3")
+    assert isinstance(reply, ReplyError)
+    assert reply.message == "increment or decrement would overflow"
+    assert call("GET", "fresh") == b"9223372036854775805"
