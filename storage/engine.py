@@ -71,7 +71,7 @@ from storage.errors import (
     PersistenceError,
     StorageError,
 )
-from storage.iterators import level_batches, merge_batches, visible_batches
+from storage.iterators import level_iter, merge, visible
 from storage.memtable import MemTable
 from storage.options import Options
 from storage.snapshot import Snapshot, pinned_scan
@@ -760,17 +760,18 @@ class Engine:
         mems: tuple[MemTable, ...],
         version: Version,
     ) -> Iterator[tuple[bytes, bytes]]:
-        sources: list = [src for mem in mems for src in mem.scan_batches(start, end, seq)]
+        sources: list = [mem.iter_visible(start, end, seq) for mem in mems]
+        hi = None if end is None else end
         for f in version.levels[0]:
-            if f.overlaps(start, end) and (end is None or f.min_key < end):
-                sources.append(self._table(f.number).iter_batches(start))
+            if f.overlaps(start, hi) and (end is None or f.min_key < end):
+                sources.append(self._table(f.number).iter(start))
         for level in range(1, NUM_LEVELS):
             if version.levels[level]:
-                sources.append(level_batches(version.levels[level], self._file_batches, start, end))
-        return visible_batches(merge_batches(sources), seq, end)
+                sources.append(level_iter(version.levels[level], self._iter_file, start, end))
+        return visible(merge(sources), seq, end)
 
-    def _file_batches(self, f: FileMeta, start: bytes | None) -> Iterator:
-        return self._table(f.number).iter_batches(start)
+    def _iter_file(self, f: FileMeta, start: bytes | None) -> Iterator:
+        return self._table(f.number).iter(start)
 
     def _table(self, number: int) -> Table:
         t = self._tables.get(number)

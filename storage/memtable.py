@@ -126,47 +126,6 @@ class MemTable:
             if e is not None:
                 yield key, e[0], e[1], e[2]
 
-    def scan_batches(
-        self, start: bytes | None, end: bytes | None, snapshot_seq: int
-    ) -> list[Iterator[tuple[list[bytes], list[int], list[bytes]]]]:
-        """`iter_visible` as batch sources for iterators.merge_batches: (keys, tags, values)
-        of the sorted keys, and a second source for the few keys not merged into them yet.
-        Batches grow from 32 to 1024 keys (a short scan reads little, a long one pays little
-        per entry). Safe while writes continue."""
-        with self._lock:
-            if len(self._new) > _MERGE_AT:
-                self._merge_locked()
-            base = self._sorted
-            pending = sorted(self._new)
-        sources = []
-        for keys in (base, pending):
-            lo = 0 if start is None else bisect_left(keys, start)
-            hi = len(keys) if end is None else bisect_left(keys, end)
-            if lo < hi:
-                sources.append(self._batches(keys, lo, hi, snapshot_seq))
-        return sources
-
-    def _batches(
-        self, keys: list[bytes], lo: int, hi: int, snapshot_seq: int
-    ) -> Iterator[tuple[list[bytes], list[int], list[bytes]]]:
-        data = self._data
-        size = 32
-        while lo < hi:
-            batch = keys[lo : lo + size]
-            lo += size
-            size = min(size * 2, 1024)
-            entries = list(map(data.__getitem__, batch))
-            if max(map(itemgetter(0), entries)) > snapshot_seq:  # newer than the scan: walk
-                picked = []
-                for key, e in zip(batch, entries, strict=True):
-                    while e is not None and e[0] > snapshot_seq:
-                        e = e[3]
-                    if e is not None:
-                        picked.append((key, e))
-                batch = [key for key, _ in picked]
-                entries = [e for _, e in picked]
-            yield batch, [e[0] << 8 | e[1] for e in entries], list(map(itemgetter(2), entries))
-
     def iter_all(self) -> Iterator[tuple[bytes, int, int, bytes]]:
         """Every kept version, key asc then seq desc (the flush order).
 

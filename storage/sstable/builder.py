@@ -16,11 +16,13 @@ from operator import add, and_, eq, le, ne
 from storage.errors import PersistenceError
 from storage.options import Options
 from storage.sstable.block import encode_records, seal_block
-from storage.sstable.bloom import build_filter
+from storage.sstable.bloom import build_blocked_filter, build_filter
 from storage.sstable.format import (
+    FORMAT_VERSION,
     HANDLE,
     KIND_DELETE,
     KIND_PUT,
+    READABLE_VERSIONS,
     SEQ_LIMIT,
     TRAILER_SIZE,
     BlockHandle,
@@ -42,14 +44,18 @@ _WRITE_BUFFER = 1 << 20
 class TableBuilder:
     """Build an SSTable at `path` from records added in (key asc, seq desc) order."""
 
-    def __init__(self, path: str, options: Options) -> None:
+    def __init__(self, path: str, options: Options, format_version: int = FORMAT_VERSION) -> None:
+        """`format_version` 1 (the classic bloom filter) is for tests of old files."""
+        if format_version not in READABLE_VERSIONS:
+            raise ValueError(f"cannot write SSTable format version {format_version}")
         self.path = path
+        self._version = format_version
         self._block_size = options.block_size
         self._compress = options.compression == "lz4"
         self._bits_per_key = options.bloom_bits_per_key
         try:
             self._file = open(path, "wb", buffering=_WRITE_BUFFER)  # noqa: SIM115
-            self._file.write(encode_header())
+            self._file.write(encode_header(format_version))
         except OSError as exc:
             raise PersistenceError(f"cannot create SSTable {path}: {exc}") from exc
         self._offset = len(encode_header())
@@ -214,13 +220,15 @@ class TableBuilder:
         self._check_open()
         try:
             self._flush_block()
-            filter_data = build_filter(self._distinct, len(self._distinct), self._bits_per_key)
+            build = build_blocked_filter if self._version >= 2 else build_filter
+            filter_data = build(self._distinct, len(self._distinct), self._bits_per_key)
             filter_handle = self._write_block(filter_data, compress=False)
             index_payload = encode_records(self._index_seqs, self._index_keys, self._index_handles)
             props = self._properties(filter_handle, len(index_payload))
             props_handle = self._write_block(encode_properties(props), compress=False)
             index_handle = self._write_block(index_payload, compress=False)
-            self._write(Footer(filter_handle, props_handle, index_handle).encode())
+            footer = Footer(filter_handle, props_handle, index_handle, version=self._version)
+            self._write(footer.encode())
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()

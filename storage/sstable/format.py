@@ -21,7 +21,8 @@ unknown tags). docs/formats/sstable.md holds the same grammar with the reasons.
     data_block   := block of records; tag = seq << 8 | kind; order: key asc, seq desc
     index_block  := block of records, one per data block: key = key of its last entry,
                     tag = seq of its last entry, value = handle
-    filter_block := block of bloom: bits: bytes[m/8], probes: u8       # see bloom.py
+    filter_block := block of bloom: bits: bytes[m/8], probes: u8       # version 1, bloom.py
+                  | block of blocks: bytes[64 * n], layout: u8 = 1     # version 2, bloom.py
                     # filter, properties and index blocks are written RAW (read at open)
     properties   := block of property*
     property     := tag: varint, length: varint, value: bytes[length]   # unknown tags skipped
@@ -54,7 +55,11 @@ from storage.errors import (
 #: mangling, as PNG's does. Do not change.
 MAGIC = b"\x93RDYNSST"
 #: bump when the layout changes; readers refuse versions they do not know. Do not renumber.
-FORMAT_VERSION = 1
+#: 1: classic bloom filter (bloom.build_filter); 2: blocked bloom filter
+#: (bloom.build_blocked_filter), everything else the same. Writers write 2.
+FORMAT_VERSION = 2
+#: versions this code reads.
+READABLE_VERSIONS = (1, 2)
 
 KIND_DELETE = 0  #: tombstone; its value is b"". On disk: do not renumber.
 KIND_PUT = 1  #: a live value. On disk: do not renumber.
@@ -178,8 +183,8 @@ class TableProperties:
     format_version: int = FORMAT_VERSION
 
 
-def encode_header() -> bytes:
-    return HEADER.pack(MAGIC, FORMAT_VERSION)
+def encode_header(version: int = FORMAT_VERSION) -> bytes:
+    return HEADER.pack(MAGIC, version)
 
 
 def check_header(path: str, data: bytes) -> None:
@@ -187,9 +192,9 @@ def check_header(path: str, data: bytes) -> None:
     magic, version = HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise BadMagicError(path, 0, f"not an SSTable (magic {magic!r} != {MAGIC!r})")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedVersionError(
-            path, 8, f"SSTable format version {version} (this code reads {FORMAT_VERSION})"
+            path, 8, f"SSTable format version {version} (this code reads {READABLE_VERSIONS})"
         )
 
 
@@ -204,11 +209,11 @@ def decode_footer(path: str, data: bytes, file_size: int) -> Footer:
         raise LengthPastEndError(
             path, file_size - 8, "SSTable footer magic missing (file truncated or tail damaged)"
         )
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnsupportedVersionError(
             path,
             file_size - 12,
-            f"SSTable footer version {version} (this code reads {FORMAT_VERSION})",
+            f"SSTable footer version {version} (this code reads {READABLE_VERSIONS})",
         )
     if crc32(data[:_FOOTER_CRC_SPAN]) != crc:
         raise ChecksumMismatchError(path, offset, "SSTable footer checksum mismatch")

@@ -18,7 +18,7 @@ from storage.cache import BlockCache
 from storage.errors import ClosedError, CorruptionError, LengthPastEndError
 from storage.options import Options
 from storage.sstable.block import DecodedBlock, decode_records, unseal_block
-from storage.sstable.bloom import BloomFilter, key_hash
+from storage.sstable.bloom import BlockedBloomFilter, BloomFilter, key_hash
 from storage.sstable.format import (
     FOOTER_SIZE,
     HANDLE,
@@ -53,7 +53,8 @@ class Table:
         self._index_seqs: tuple[int, ...] = ()
         self._offsets: list[int] = []
         self._sizes: list[int] = []
-        self._bloom = BloomFilter(b"")
+        self._bloom: BloomFilter | BlockedBloomFilter = BloomFilter(b"")
+        self.format_version = 0
         self.properties = TableProperties()
         #: get() calls the bloom filter answered "absent" (no block read).
         self.bloom_negatives = 0
@@ -240,7 +241,9 @@ class Table:
                 f"file is {size} bytes, shorter than the smallest SSTable ({MIN_FILE_SIZE})",
             )
         footer = decode_footer(self.path, os.pread(self._fd, FOOTER_SIZE, size - FOOTER_SIZE), size)
-        self._bloom = BloomFilter(self._read_meta(footer.filter))
+        filter_class = BloomFilter if footer.version == 1 else BlockedBloomFilter
+        self._bloom = filter_class(self._read_meta(footer.filter))
+        self.format_version = footer.version
         props_payload = self._read_meta(footer.properties)
         self.properties = decode_properties(
             self.path, footer.properties.offset, props_payload, size

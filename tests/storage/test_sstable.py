@@ -527,9 +527,9 @@ def test_corruption_bad_magic(good_file: Path) -> None:
 
 
 def test_corruption_wrong_version_in_header(good_file: Path) -> None:
-    _patch(good_file, 8, struct.pack("<I", 2))
+    _patch(good_file, 8, struct.pack("<I", 3))
     info = _expect(UnsupportedVersionError, good_file, offset=8)
-    assert "version 2" in str(info.value)
+    assert "version 3" in str(info.value)
 
 
 def test_corruption_wrong_version_in_footer(good_file: Path) -> None:
@@ -664,3 +664,22 @@ def test_properties_that_run_past_their_block_are_corruption(tail: bytes) -> Non
 
     with pytest.raises(CorruptionError, match="bad properties block"):
         decode_properties("f.sst", 40, encode_properties(TableProperties()) + tail, 100)
+
+
+def test_format_version_1_tables_still_read(tmp_path: Path) -> None:
+    """Tables written before the blocked filter (version 1, classic bloom) open and answer
+    gets, bloom negatives included, next to version 2 tables."""
+    entries = numbered(3000)
+    for version in (1, 2):
+        path = tmp_path / f"v{version}.sst"
+        builder = TableBuilder(str(path), Options(), format_version=version)
+        for entry in entries:
+            builder.add(*entry)
+        builder.finish()
+        assert struct.unpack_from("<I", path.read_bytes(), 8)[0] == version
+        with open_table(path) as table:
+            assert table.format_version == version
+            assert table.get(b"key:001234", MAX_SEQ) == (1235, KIND_PUT, b"1234" * 20)
+            assert all(table.get(b"nokey:%06d" % i, MAX_SEQ) is None for i in range(2000))
+            assert table.bloom_negatives > 1900
+            assert [e[0] for e in table.iter()] == [e[0] for e in entries]
