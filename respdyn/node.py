@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -118,12 +119,17 @@ def build_cluster(
     transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout,
                           keyring=keyring)
     transport.before_reply = engine.write_out
-    me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}")
+    born, fresh = _birth(config.data_dir)
+    me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}",
+                born=born)
     membership = Membership(
         me, transport, config.seed_list(), config.partitions, config.cluster_name,
         config.gossip_interval_ms / 1000, config.phi_threshold, config.data_dir,
     )
     replica = Replica(engine, node_id, config.conflict_policy, lambda: membership.members, offload)
+    if fresh:  # until gossip tells whether the cluster knew an older data directory of ours
+        replica.recovering = True
+        membership.on_verdict.append(lambda wiped: setattr(replica, "recovering", wiped))
     if offload is not None:
         transport.inline_ops = frozenset()  # engine calls yield: never stall the pipeline
     coordinator = Coordinator(replica, transport, membership, config.n, config.r, config.w, timeout)
@@ -135,6 +141,27 @@ def build_cluster(
 
     antientropy.attach(coordinator, lambda: config.aae_interval_ms / 1000)
     return ReplicatedStore(coordinator)
+
+
+IDENTITY_FILE = "IDENTITY"
+
+
+def _birth(data_dir: str) -> tuple[int, bool]:
+    """When this data directory was created (ms), and whether that is now. Gossip carries
+    it, so the cluster can tell a wiped node from a new one (membership.Membership.wiped)."""
+    path = os.path.join(data_dir, IDENTITY_FILE)
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().split()[0]), False
+    except (FileNotFoundError, ValueError, IndexError):
+        pass
+    born = int(time.time() * 1000)
+    with open(path + ".tmp", "w", encoding="ascii") as f:
+        f.write(f"{born}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
+    return born, True
 
 
 def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
@@ -164,6 +191,7 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             "cluster_max_siblings": stats.max_siblings,
             "cluster_stored_with_siblings": store.replica.stored_with_siblings,
             "cluster_ring_epoch": membership.ring.epoch,
+            "cluster_recovering": int(coordinator.replica.recovering),
             "cluster_ring_size": len(membership.ring.members),
             "cluster_members_down": sum(
                 membership.is_down(k) for k in membership.members if k != coordinator.node_id),

@@ -503,19 +503,26 @@ class AntiEntropy:
         started = time.monotonic()
         deadline = started + READY_WAIT
         self.trees.refresh()
-        total = 0
+        total = skipped = 0
         by_partition: dict[int, list[str]] = {}
         for partition, node_id in self.pairs():
             by_partition.setdefault(partition, []).append(node_id)
         for partition, peers in by_partition.items():
             if not self.trees.wait_ready(partition, deadline):
                 log.warning("DYNAMO REPAIR: partition %d has no tree yet; skipped", partition)
+                skipped += 1
                 continue
             keys: set[bytes] = set()
             for node_id in peers:
-                if not self.is_down(node_id):
-                    keys |= self._exchange_waiting(partition, node_id, deadline)
+                if self.is_down(node_id):
+                    skipped += 1
+                    continue
+                failed = self.stats.exchanges_failed
+                keys |= self._exchange_waiting(partition, node_id, deadline)
+                skipped += self.stats.exchanges_failed != failed
             total += len(keys)
+        if not skipped:  # every replica compared: every version of ours is back
+            self.coordinator.replica.recovering = False
         self.stats.last_repair_ms = round((time.monotonic() - started) * 1000)
         self.stats.last_repair_keys = total
         log.info("DYNAMO REPAIR: %d keys repaired in %d ms", total, self.stats.last_repair_ms)

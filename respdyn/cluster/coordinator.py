@@ -342,6 +342,8 @@ class Coordinator:
     def _coordinate(self, put: m.Put, prefs: list[str]) -> None:
         """Store on this replica, then on the others; a replica that is down or fails gets a
         hinted stand-in instead (sloppy quorum, Dynamo §4.6)."""
+        if self.replica.recovering and self.replica.read_raw(put.raw_key) is None:
+            self._catch_up(put.raw_key, prefs)
         _, encoded = self.replica.coordinate(put.raw_key, put.sibling, put.context)
         write = _Write(self, put, encoded, prefs)
         write.send()
@@ -349,6 +351,29 @@ class Coordinator:
             write.done.wait(self.timeout)
         if not write.tally.enough():
             raise errors.NoQuorum(write.tally.successes(), put.w)
+
+    def _catch_up(self, raw_key: bytes, prefs: list[str]) -> None:
+        """Merge every other live replica's clock of `raw_key` here before issuing a dot: a
+        node whose data was wiped would otherwise issue dots it issued before the wipe, and
+        replicas remembering them would drop the new value as already seen (dvv.py)."""
+        others = [node for node in prefs if node != self.node_id]
+        replies: list[bytes] = []
+        done = Event()
+        pending = len(others)
+
+        def on_reply(reply: m.Reply | None) -> None:
+            nonlocal pending
+            pending -= 1
+            if reply is not None and reply.ok and reply.payload and reply.payload[0]:
+                replies.append(reply.payload[0])
+            if pending == 0:
+                done.set()
+
+        if others:
+            self.transport.call_many([(node, on_reply) for node in others], m.GET, [raw_key])
+            done.wait(self.timeout)
+        for raw in replies:
+            self.replica.merge(raw_key, raw)
 
     def stand_in(self, slot: int, skip: set[str]) -> str | None:
         """The next healthy node clockwise past `skip` for the partition of `slot`: where a

@@ -22,7 +22,7 @@ cannot bring it back into the ring (a node id is never reused; a new node takes 
 Wire form: the GOSSIP op carries ``cluster name, state``, and the reply the peer's state::
 
     state := JSON {"members": [[node_id, client_addr, cluster_addr, status, generation,
-                                version, ring_epoch], ...],
+                                version, ring_epoch, born], ...],
                    "ring": base64(Ring.encode())}
 """
 
@@ -53,6 +53,8 @@ class MemberState:
     generation: int = 0  #: the member's process start (ms); 0 = only heard of, never heard
     version: int = 0  #: heartbeat: grows every gossip round of that member
     ring_epoch: int = 0  #: the ring epoch the member has adopted
+    born: int = 0  #: when the member's data directory was created (ms); 0 = not known. A
+    #: member heard of with an older `born` than its own had its data wiped (see membership)
 
     @property
     def heartbeat(self) -> tuple[int, int]:
@@ -92,7 +94,7 @@ def merge_members(
 def encode_state(members: dict[str, MemberState], ring: Ring) -> bytes:
     rows = [
         [s.node_id, s.client_addr, s.cluster_addr, s.status, s.generation, s.version,
-         s.ring_epoch]
+         s.ring_epoch, s.born]
         for s in members.values()
     ]
     ring_b64 = base64.b64encode(ring.encode()).decode()
@@ -110,10 +112,15 @@ def decode_state(raw: bytes) -> tuple[list[MemberState], Ring]:
 
 
 def _member(row: list) -> MemberState:
-    node_id, client_addr, cluster_addr, status, generation, version, epoch = row
+    if not isinstance(row, list) or len(row) not in (7, 8):
+        raise StateError("bad member row")
+    node_id, client_addr, cluster_addr, status, generation, version, epoch = row[:7]
+    born = row[7] if len(row) == 8 else 0
     texts = (node_id, client_addr, cluster_addr, status)
     if not all(isinstance(t, str) for t in texts) or not node_id or status not in STATUSES:
         raise StateError("bad member row")
-    if not all(isinstance(i, int) and i >= 0 for i in (generation, version, epoch)):
+    counters = (generation, version, epoch, born)
+    if not all(type(i) is int and i >= 0 for i in counters):
         raise StateError("bad member counters")
-    return MemberState(node_id, client_addr, cluster_addr, status, generation, version, epoch)
+    return MemberState(node_id, client_addr, cluster_addr, status, generation, version, epoch,
+                       born)

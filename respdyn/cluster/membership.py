@@ -90,6 +90,10 @@ class Membership:
         self.detectors: dict[str, PhiDetector] = {}
         self.waiting: list[Addr] = []  #: plain seed addresses not yet heard from
         self.on_change: list[Callable[[], None]] = []  #: called after the ring changed
+        #: whether this node's data was wiped since the cluster last heard of it: None until
+        #: the first gossip from a peer tells (a peer that knew us with an older `born`)
+        self.wiped: bool | None = None
+        self.on_verdict: list[Callable[[bool], None]] = []
         self._greenlets: list[gevent.Greenlet] = []
         self._set(replace(me, status=VALID, generation=_now_ms(), version=1))
         named = self._read_seeds(seeds)
@@ -238,7 +242,12 @@ class Membership:
             greenlet.kill(block=False)
 
     def state_bytes(self) -> bytes:
-        return gossip.encode_state(self.table, self.ring)
+        """Our state; without our own row while `wiped` is undecided, so that a peer's reply
+        shows what it knew of us before it heard from this process."""
+        table = self.table
+        if self.wiped is None:
+            table = {k: v for k, v in table.items() if k != self.node_id}
+        return gossip.encode_state(table, self.ring)
 
     def handle_gossip(self, peer: str, args: list[bytes]) -> list[bytes]:
         """A peer's GOSSIP: merge its state, answer with ours (merged)."""
@@ -257,6 +266,7 @@ class Membership:
         if ring.q != self.q:
             log.warning("ignoring gossip with a ring of %d partitions (ours: %d)", ring.q, self.q)
             return
+        self._judge([s for s in members if s.node_id == self.node_id])
         members = [s for s in members if s.node_id != self.node_id or s.status in FINAL]
         merged, advanced = gossip.merge_members(self.table, members)
         now = time.monotonic()
@@ -269,6 +279,21 @@ class Membership:
             if state.generation:
                 self._detector(node_id).heartbeat(now)
         self.adopt(ring)
+
+    def _judge(self, about_me: list[MemberState]) -> None:
+        """The first peer state decides `wiped`: a peer remembering this node with an older
+        data directory means the dots issued before the wipe are still out there."""
+        if self.wiped is True:
+            return
+        older = any(0 < s.born < self.me.born for s in about_me)
+        if older or self.wiped is None:
+            self.wiped = older
+            if older:
+                log.warning("this node's data directory is newer than the one the cluster "
+                            "knew: it was wiped; writes read the other replicas' versions "
+                            "first until DYNAMO REPAIR")
+            for callback in self.on_verdict:
+                callback(older)
 
     def _detector(self, node_id: str) -> PhiDetector:
         detector = self.detectors.get(node_id)
@@ -360,7 +385,8 @@ class Membership:
         return 0.0 if detector is None else detector.phi(time.monotonic())
 
     def state(self, node_id: str) -> str:
-        """DYNAMO MEMBERS' state word: self, up, down, unknown, or a status past valid."""
+        """DYNAMO MEMBERS' state word: self, up, down, unknown (no heartbeat heard yet), or a
+        status past valid."""
         if node_id == self.node_id:
             return "self"
         status = self.table[node_id].status
@@ -368,8 +394,8 @@ class Membership:
             return status
         if self.is_down(node_id):
             return "down"
-        if node_id not in self.detectors and self.transport.is_up(node_id) is None:
-            return "unknown"
+        if node_id not in self.detectors:
+            return "unknown"  # no heartbeat heard yet
         return "up"
 
 

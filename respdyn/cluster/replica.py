@@ -97,6 +97,10 @@ class Replica:
         self.offloaded = offload is not None  #: engine calls may yield: lock per key
         self._locks: dict[bytes, list[Any]] = {}  # key -> [semaphore, users]
         self.stored_with_siblings = 0  #: writes/merges that left more than one value
+        #: this node's data may be missing dots it issued before (a wiped data directory):
+        #: the coordinator then reads the other replicas' clocks of a key it does not hold
+        #: before issuing a dot for it (see `Coordinator._catch_up`)
+        self.recovering = False
         #: called as (raw_key, old encoded clock or None, new encoded clock) after every store:
         #: the Merkle trees of anti-entropy follow the data this way, without rescanning it
         self.observers: list[Callable[[bytes, bytes | None, bytes], None]] = []

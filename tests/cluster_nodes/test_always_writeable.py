@@ -7,6 +7,7 @@ MEMBERS): the events happen in other processes, so there is nothing in this one 
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -221,3 +222,35 @@ def test_remove_a_dead_node_rebuilds_its_partitions(make_cluster):
     assert states(cluster, 2)["node4"] == "removed"
     missing = [i for i in range(200) if holders(cluster, [1, 2, 3], f"r{i}") != {1, 2, 3}]
     assert missing == []
+
+
+def test_a_wiped_node_does_not_reissue_its_old_dots(make_cluster):
+    """A node whose data directory was wiped must not issue the version dots it issued
+    before: replicas remembering them would drop its new writes as already seen (dvv.py).
+    Gossip tells it the cluster knew an older data directory of it; until DYNAMO REPAIR it
+    reads the other replicas' clocks of a key it lacks before writing it."""
+    cluster = make_cluster(3, *FAST, "--aae-interval-ms", "0")
+    c3 = cluster.client(3)
+    wait_for(lambda: info(c3)["cluster_recovering"] == 0, 20, "a new cluster to be trusted")
+    key = next(f"w{i}" for i in range(1000)
+               if c3.execute_command("DYNAMO", "PREFLIST", f"w{i}")[0] == b"node3")
+    for i in range(3):
+        c3.set(key, f"before {i}")  # node3 coordinates: its dots 1..3
+    for k in (1, 2):  # a heartbeat of node3 heard: they know its data directory's age
+        wait_for(lambda k=k: states(cluster, k)["node3"] == "up", 20, "node3's heartbeat")
+    cluster.kill(3)
+    shutil.rmtree(cluster.nodes[2].data_dir)
+    cluster.restart(3)
+    c3 = cluster.client(3)
+    assert info(c3)["cluster_recovering"] == 1
+    c3.mset({key: "after the wipe"})  # a blind write, coordinated by node3 with an empty disk
+    for k in (1, 2):
+        wait_for(lambda k=k: states(cluster, k)["node3"] == "up", 20, "node3 seen back")
+    for k in (1, 2, 3):
+        c = cluster.client(k)
+        c.execute_command("CONSISTENCY", "ALL")
+        assert c.get(key) == b"after the wipe", k
+    wait_for(lambda: states(cluster, 3)["node1"] == "up", 20, "gossip with node1")
+    assert info(c3)["cluster_recovering"] == 1  # the cluster knew an older node3
+    c3.execute_command("DYNAMO", "REPAIR")
+    assert info(c3)["cluster_recovering"] == 0
