@@ -98,6 +98,8 @@ def main() -> None:
               help="Bytes of hints kept per down node at most.")
 @click.option("--hint-rate", default=2000, show_default=True, type=int,
               help="Hinted keys per second delivered to a returning node.")
+@click.option("--tombstone-grace-ms", default=10 * 86400 * 1000, show_default=True, type=int,
+              help="Deletions are purged after this; repair nodes down longer before use.")
 @click.option("--aae-interval-ms", default=10000, show_default=True, type=int,
               help="Milliseconds between anti-entropy exchanges (Merkle trees); 0 = off.")
 def serve(**options: Any) -> None:

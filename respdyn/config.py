@@ -92,6 +92,8 @@ class ServerConfig:
     hint_budget_bytes: int = _setting(64 * 1024 * 1024, "hint-budget")
     #: hinted keys delivered per second to a returning node at most
     hint_rate: int = _setting(2000, "hint-rate")
+    #: ms after which a deletion (tombstone) is purged (Cassandra's gc_grace_seconds: 10 days)
+    tombstone_grace_ms: int = _setting(10 * 86400 * 1000, "tombstone-grace")
     #: ms between background anti-entropy exchanges (one partition with one peer); 0 = off
     aae_interval_ms: int = _setting(10000, "aae-interval", runtime=True)
 

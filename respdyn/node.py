@@ -5,6 +5,7 @@ tests, so the layers below stay unaware of each other.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -37,7 +38,7 @@ from respdyn.keyspace import crdt
 from respdyn.keyspace.crdt import lists as list_crdt
 from respdyn.keyspace.keyspace import Keyspace
 from respdyn.keyspace.record import Kind
-from respdyn.keyspace.replicated import ReplicatedStore
+from respdyn.keyspace.replicated import ReplicatedStore, keep_live_clocks
 from respdyn.keyspace.store import LocalStore, VersionedStore, keep_unexpired
 from respdyn.server.listener import Listener, ServerSettings
 from respdyn.server.shutdown import Shutdown
@@ -65,7 +66,10 @@ def open_engine(config: ServerConfig) -> storage.Engine:
         fsync=config.fsync,
         memtable_bytes=config.memtable_bytes,
         block_cache_bytes=config.block_cache_bytes,
-        compaction_filter=keep_unexpired,
+        compaction_filter=(
+            functools.partial(keep_live_clocks, config.tombstone_grace_ms)
+            if config.clustered else keep_unexpired
+        ),
     )
     os.makedirs(config.data_dir, exist_ok=True)
     return storage.open(config.data_dir, options)
@@ -127,6 +131,7 @@ def build_cluster(
         config.gossip_interval_ms / 1000, config.phi_threshold, config.data_dir,
     )
     replica = Replica(engine, node_id, config.conflict_policy, lambda: membership.members, offload)
+    replica.grace_ms = config.tombstone_grace_ms
     if fresh:  # until gossip tells whether the cluster knew an older data directory of ours
         replica.recovering = True
         membership.on_verdict.append(lambda wiped: setattr(replica, "recovering", wiped))

@@ -274,21 +274,25 @@ class Coordinator:
                     self.repair(answer.node, raw_key, merged, op.merged_raw, answer.reply)
         return merged
 
-    @staticmethod
-    def _merge(replies: list[bytes | None]) -> tuple[dvv.Clock | None, bytes]:
+    def _merge(self, replies: list[bytes | None]) -> tuple[dvv.Clock | None, bytes]:
         """The merged clock of the replies and its encoding (b"" if no replica had one).
-        Replies are compared encoded first: when they agree, one decode is all it costs."""
+        Replies are compared encoded first: when they agree, one decode is all it costs.
+        A tombstone past its grace period counts as no reply (replica.py, Tombstones)."""
         distinct = {raw for raw in replies if raw is not None}
         if not distinct:
             return None, b""
+        live = self.replica.live
         if len(distinct) == 1:
             raw = distinct.pop()
-            return dvv.decode(raw), raw
+            clock = live(dvv.decode(raw))
+            return (clock, raw) if clock is not None else (None, b"")
         merged: dvv.Clock | None = None
         for raw in distinct:
-            clock = dvv.decode(raw)
-            merged = clock if merged is None else dvv.sync(merged, clock)
-        assert merged is not None
+            clock = live(dvv.decode(raw))
+            if clock is not None:
+                merged = clock if merged is None else dvv.sync(merged, clock)
+        if merged is None:
+            return None, b""
         return merged, dvv.encode(merged)
 
     def _count_siblings(self, merged: dvv.Clock) -> None:

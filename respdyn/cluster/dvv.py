@@ -76,6 +76,7 @@ from typing import NamedTuple
 MAX_ENTRIES = 10
 
 _MAGIC = 0xD1
+MAGIC = _MAGIC  #: the first byte of every encoded clock
 _CONTEXT_VERSION = 1
 _VALUE, _TOMBSTONE = 0, 1  # sibling kinds on disk and wire: do not renumber
 
@@ -182,6 +183,13 @@ def join(clock: Clock) -> Context:
 def values(clock: Clock) -> list[Sibling]:
     """Every live value: the undotted ones first, then per id, newest first."""
     return [*clock.anonymous, *(v for _, _, vals in clock.entries for v in vals)]
+
+
+def expired_tombstone(clock: Clock, before_ms: int) -> bool:
+    """Only deletions are left, all made before `before_ms`: a tombstone past its grace
+    period, which replicas treat as no version at all (see replica.py, Tombstones)."""
+    everything = values(clock)
+    return bool(everything) and all(v.value is None and v.ts_ms < before_ms for v in everything)
 
 
 def size(clock: Clock) -> int:

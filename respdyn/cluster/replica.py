@@ -12,9 +12,22 @@ its client read, so versions written since survive as siblings. The other replic
 new clock with theirs (`dvv.sync`: commutative, idempotent, so order and retries do not matter).
 
 Storage: the encoded clock (`dvv.encode`, magic 0xD1) under the keyspace's own raw key, so the
-layout (db, slot, key) and its ranges hold for replicated data too. Clocks are never deleted in
-a cluster (a forgotten clock would restart this node's counter at 1 and lose writes); the
-compaction filter keeps them because they are not single-node records.
+layout (db, slot, key) and its ranges hold for replicated data too. A clock holding a live value
+is never deleted (a forgotten clock would restart this node's counter at 1 and lose writes);
+only a tombstone past its grace period goes, by the rule below, which every replica applies.
+
+Tombstones. A deletion is a clock whose values are all tombstones; it must outlive every
+replica's copy of the deleted value, or that copy would come back. After `grace_ms` (config
+`--tombstone-grace-ms`, default 10 days as Cassandra's gc_grace_seconds) a tombstone-only clock
+is treated as *no version* everywhere: reads skip it, a merge ignores it (incoming) or starts
+from nothing (stored), and the compaction filter (`replicated.keep_live_clocks`) drops it from
+the bottom level. Every node decides from the tombstone's own timestamp, so they agree whatever
+their compaction timing, and a key written again after the grace starts a fresh history (its
+coordinator's counter restarts at 1, which replicas still holding the old tombstone accept,
+since they ignore it too). The rule this needs (as Cassandra's): a replica that was down for
+longer than the grace period must be repaired or wiped before it serves, since its old values
+have no tombstone left to lose against. Hints (3 h) and anti-entropy (every few seconds per
+partition pair) bring deletions to live replicas well within it.
 
 Concurrency: every step is read, compute, write. With the engine called directly nothing
 yields between the read and the write (one OS thread, gevent), so steps on one key cannot
@@ -24,6 +37,7 @@ serializes them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -101,6 +115,8 @@ class Replica:
         #: the coordinator then reads the other replicas' clocks of a key it does not hold
         #: before issuing a dot for it (see `Coordinator._catch_up`)
         self.recovering = False
+        #: ms after which a tombstone-only clock counts as no version (None: never)
+        self.grace_ms: int | None = None
         #: called as (raw_key, old encoded clock or None, new encoded clock) after every store:
         #: the Merkle trees of anti-entropy follow the data this way, without rescanning it
         self.observers: list[Callable[[bytes, bytes | None, bytes], None]] = []
@@ -115,7 +131,15 @@ class Replica:
 
     def read(self, raw_key: bytes) -> dvv.Clock | None:
         data = self.engine.get(raw_key)
-        return None if data is None else dvv.decode(data)
+        return None if data is None else self.live(dvv.decode(data))
+
+    def live(self, clock: dvv.Clock | None) -> dvv.Clock | None:
+        """`clock`, or None if it is a tombstone past its grace period."""
+        if clock is None or self.grace_ms is None:
+            return clock
+        if dvv.expired_tombstone(clock, int(time.time() * 1000) - self.grace_ms):
+            return None
+        return clock
 
     def scan(self, start: bytes, end: bytes, limit: int) -> tuple[bytes | None, list[tuple]]:
         """Up to `limit` (raw key, encoded clock) in [start, end) and where to continue."""
@@ -134,7 +158,7 @@ class Replica:
         """Issue this node's dot for a new write, store it; the new clock and its encoding."""
         with self._lock(raw_key):
             stored = self.engine.get(raw_key)
-            local = None if stored is None else dvv.decode(stored)
+            local = None if stored is None else self.live(dvv.decode(stored))
             clock = coordinate_step(
                 local, value, context, self.node_id, self.policy, self.members()
             )
@@ -157,7 +181,9 @@ class Replica:
                     self._observe(raw_key, None, incoming)
                     return True
                 incoming = dvv.decode(incoming)
-            local = None if stored is None else dvv.decode(stored)
+            local = None if stored is None else self.live(dvv.decode(stored))
+            if local is not None and self.live(incoming) is None:
+                return False  # a purged deletion must not hide what was written since
             merged = merge_step(local, incoming, self.policy)
             if merged == local:
                 return False

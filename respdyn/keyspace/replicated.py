@@ -19,6 +19,7 @@ of equal keys, and the dvv rank refines the record's.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +79,20 @@ def to_record(clock: dvv.Clock) -> Record | None:
     best = dvv.winner(clock)
     rest = [v for v in values if v is not best]
     return Record([from_dvv(best), *(from_dvv(v) for v in rest)], context)
+
+
+def keep_live_clocks(grace_ms: int, key: bytes, value: bytes) -> bool:
+    """The compaction filter of a cluster node: drop a tombstone-only clock past its grace
+    period (replica.py, Tombstones); the engine drops it only at the bottom level, else it
+    writes a deletion over older copies below. Module-level (bound with functools.partial) so
+    the engine can hand it to its merge worker process. Anything else is kept."""
+    if not key.startswith(layout.DATA) or not value or value[0] != dvv.MAGIC:
+        return True
+    try:
+        clock = dvv.decode(value)
+    except ValueError:
+        return True  # never destroy what we cannot read
+    return not dvv.expired_tombstone(clock, int(time.time() * 1000) - grace_ms)
 
 
 def parse_context(token: bytes) -> dvv.Context:
@@ -165,5 +180,6 @@ class ReplicatedStore:
         self.coordinator.close()
 
     def holds_locally(self, raw_key: bytes) -> bool:
-        """DYNAMO LOCAL: whether this node's engine has a version of the key."""
-        return self.replica.read_raw(raw_key) is not None
+        """DYNAMO LOCAL: whether this node's engine has a version of the key (a tombstone past
+        its grace period is none)."""
+        return self.replica.read(raw_key) is not None

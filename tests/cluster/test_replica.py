@@ -108,3 +108,46 @@ def test_replica_service_stores_encoded_clocks():
     assert other.merge(b"k", encoded) is True  # a first version is stored as sent
     with pytest.raises(ValueError):
         Replica(engine, "n1", policy="newest")
+
+
+# ---- tombstones past their grace period -------------------------------------------------------
+
+
+def _tombstone(node: str, ts: int) -> dvv.Clock:
+    """A value written, then deleted over it: only the deletion is left."""
+    first = dvv.update(dvv.new([S(b"x", ts - 1)]), None, node)
+    return dvv.update(dvv.new([S(None, ts)], dvv.join(first)), first, node)
+
+
+def test_expired_tombstone_is_only_an_old_deletion():
+    old = _tombstone("n1", 1000)
+    assert dvv.expired_tombstone(old, 2000)
+    assert not dvv.expired_tombstone(old, 1000)  # not older than the bound
+    live = dvv.update(dvv.new([S(b"v", 10)]), None, "n1")
+    assert not dvv.expired_tombstone(live, 10**15)
+    both = dvv.sync(old, dvv.update(dvv.new([S(b"w", 10)]), None, "n2"))
+    assert not dvv.expired_tombstone(both, 10**15)  # a concurrent value keeps it
+
+
+def test_a_purged_tombstone_is_no_version_and_cannot_hide_newer_writes():
+    engine = FakeEngine()
+    replica = Replica(engine, "n1")
+    replica.grace_ms = 1000
+    engine[b"k"] = dvv.encode(_tombstone("n1", 5))  # deleted long ago: counter n1 = 2
+    assert replica.read(b"k") is None
+    clock, _ = replica.coordinate(b"k", S(b"again", 10**13), None)
+    assert values(clock) == [b"again"]  # a fresh history: the old tombstone is not merged in
+    other = Replica(FakeEngine(), "n2")
+    other.grace_ms = 1000
+    other.engine[b"k"] = dvv.encode(_tombstone("n1", 5))  # a replica not compacted yet
+    assert other.merge(b"k", dvv.encode(clock))
+    assert values(other.read(b"k")) == [b"again"]
+    assert not other.merge(b"k", dvv.encode(_tombstone("n1", 5)))  # ignored from now on
+    assert values(other.read(b"k")) == [b"again"]
+
+
+def test_without_a_grace_period_tombstones_stay_versions():
+    engine = FakeEngine()
+    replica = Replica(engine, "n1")
+    engine[b"k"] = dvv.encode(_tombstone("n1", 5))
+    assert replica.read(b"k") is not None

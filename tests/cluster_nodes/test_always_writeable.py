@@ -254,3 +254,22 @@ def test_a_wiped_node_does_not_reissue_its_old_dots(make_cluster):
     assert info(c3)["cluster_recovering"] == 1  # the cluster knew an older node3
     c3.execute_command("DYNAMO", "REPAIR")
     assert info(c3)["cluster_recovering"] == 0
+
+
+def test_a_key_written_again_after_its_tombstone_was_purged(make_cluster):
+    """Past the grace period a deletion is no version on every node; writing the key again
+    starts a fresh history that every replica accepts, including one still holding the old
+    tombstone on disk (replica.py, Tombstones)."""
+    cluster = make_cluster(3, *FAST, "--tombstone-grace-ms", "1000")
+    c1 = cluster.client(1)
+    c1.set("gone", "first")
+    c1.delete("gone")
+    assert all(holders(cluster, [k], "gone") for k in (1, 2, 3))  # the tombstone, kept
+    wait_for(lambda: not holders(cluster, [1, 2, 3], "gone"), 20, "the grace period to pass")
+    c1.mset({"gone": "second"})  # blind, by the deletion's coordinator: its counter restarts
+    wait_for(lambda: holders(cluster, [1, 2, 3], "gone") == {1, 2, 3}, 20,
+             "every replica to take the new history")
+    for k in (1, 2, 3):
+        c = cluster.client(k)
+        c.execute_command("CONSISTENCY", "ALL")
+        assert c.get("gone") == b"second"
