@@ -61,9 +61,6 @@ class Dispatcher:
         self._by_name: dict[bytes, CommandSpec] = {}
         self._plans: dict[bytes, _Plan] = {}  #: raw name -> plan, for non-container commands
 
-    def __call__(self, session: Session, argv: list[bytes]) -> Any:
-        return self.execute(session, argv)
-
     def execute(self, session: Session, argv: list[bytes]) -> Any:
         """Run `argv` (name first) for `session`; returns a reply value, never raises.
 
@@ -108,6 +105,8 @@ class Dispatcher:
             entry.failed_calls += 1
             stats.total_error_replies += 1
         return reply
+
+    __call__ = execute  # the connection calls the dispatcher: no extra frame per request
 
     def _execute(self, session: Session, argv: list[bytes]) -> Any:
         """The general path of `execute` (its counter already counted)."""

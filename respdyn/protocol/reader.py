@@ -199,6 +199,8 @@ class RequestReader:
         """The next complete request, or None when more bytes are needed."""
         if self._ready:
             return self._ready.popleft()  # checked by _parse_read, HTTP probe included
+        if self._pos >= len(self._buf):
+            return None  # everything read was parsed (the end of every batch)
         if self._left < 0:
             # Fast path: a whole, canonical frame at the front of the buffer, walked in one go.
             buf, pos = self._buf, self._pos
