@@ -11,6 +11,10 @@ LevelDB's, the order alternating per phase and round), so on a shared machine bo
 meet the same load; --repeat N runs N rounds and prints the median and range, and the ratio
 is taken within each round. Every rate also shows CPU microseconds per operation.
 
+respdyn's flush and merge worker processes are not in its "CPU us/op" (LevelDB's compaction
+thread is in LevelDB's); the CPU they used during a phase is shown on a row of its own (needs
+psutil; a worker's CPU for a phase counts only while it is alive, i.e. not at a close).
+
 Phases: sequential put and random put (fsync off: Options(fsync="no") vs plyvel's default
 sync=False), random get of present keys and of absent keys, one full scan and short scans of
 100 keys, bytes on disk after background compaction settles vs raw key+value bytes, a reopen
@@ -152,6 +156,23 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - t, time.process_time() - c
 
 
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's live children (respdyn's flush and merge
+    worker processes; LevelDB has none). 0 without psutil."""
+    try:
+        import psutil
+    except ImportError:
+        return 0.0
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
 
@@ -183,8 +204,13 @@ class Phases:
         self.rng = random.Random(1)
 
     def _rate(self, name: str, ops: int, fn) -> dict:
+        before = children_cpu()
         wall, cpu = timed(fn)
-        return {name: ops / wall, name + "_cpu_us": cpu * 1e6 / ops}
+        out = {name: ops / wall, name + "_cpu_us": cpu * 1e6 / ops}
+        workers = children_cpu() - before
+        if workers > 0:
+            out[name + "_workers_cpu_us"] = workers * 1e6 / ops
+        return out
 
     def seq_put(self) -> dict:
         w, path = self.w, os.path.join(self.workdir, "seq")
@@ -410,7 +436,11 @@ def print_table(rounds: list[dict], args) -> None:
     print("| metric | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for key, label, _ in ROWS:
-        for metric, name in ((key, label), (key + "_cpu_us", "  CPU us/op")):
+        for metric, name in (
+            (key, label),
+            (key + "_cpu_us", "  CPU us/op"),
+            (key + "_workers_cpu_us", "  + worker processes' CPU us/op"),
+        ):
             per = [[r[e].get(metric) for r in rounds] for e in engines]
             if all(v is None for vs in per for v in vs):
                 continue
@@ -428,7 +458,9 @@ def print_table(rounds: list[dict], args) -> None:
             f"reopen {r.get('reopen_s', 0):.2f}s, values correct after reopen: "
             f"{bool(r.get('reopen_ok'))}"
         )
-        names = {k for row in ROWS for k in (row[0], row[0] + "_cpu_us")}
+        names = {
+            k for row in ROWS for k in (row[0], row[0] + "_cpu_us", row[0] + "_workers_cpu_us")
+        }
         print("   ", {k: v for k, v in r.items() if k not in names})
 
 

@@ -471,8 +471,12 @@ def _rebuild(desc: tuple) -> StorageError:
     return StorageError(f"compaction worker: {desc[1]}: {desc[2]}")
 
 
-def worker_main() -> None:
-    """The worker process: read MergeSpecs from stdin, answer MergeResults on stdout."""
+def worker_main(niceness: int = 0) -> None:
+    """The worker process: read MergeSpecs from stdin, answer MergeResults on stdout.
+    `niceness` is added to its CPU niceness first (see MergeWorker)."""
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
     inp, out = sys.stdin.fileno(), os.dup(sys.stdout.fileno())
     sys.stdout = sys.stderr  # a stray print must not corrupt the protocol
     while True:
@@ -509,10 +513,15 @@ class WorkerDied(StorageError):
 
 
 class MergeWorker:
-    """A persistent merge process, started on first use. REQUIRES: one caller at a time."""
+    """A persistent merge process, started on first use. REQUIRES: one caller at a time.
 
-    def __init__(self) -> None:
+    `niceness` lowers its CPU priority (RocksDB's LowerThreadPoolCPUPriority for its
+    compaction pool): on a busy machine the flush worker and the writers, which a writer may
+    be waiting for, get the CPU before a compaction, which only L0's file count waits for."""
+
+    def __init__(self, niceness: int = 0) -> None:
         self._proc: subprocess.Popen | None = None
+        self._niceness = niceness
 
     def run(
         self, spec: MergeSpec | FlushSpec | LogFlushSpec, wait_hook: Callable[[], bool]
@@ -541,7 +550,11 @@ class MergeWorker:
             env = dict(os.environ)
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", "from storage.compactor import worker_main; worker_main()"],
+                [
+                    sys.executable,
+                    "-c",
+                    f"from storage.compactor import worker_main; worker_main({self._niceness:d})",
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,

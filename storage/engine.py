@@ -101,6 +101,10 @@ PROCESS_FLUSH_MIN_ENTRIES = 4096
 #: times Options.memtable_bytes before writers stall (RocksDB's soft/hard write-buffer limit):
 #: a flush that takes a little longer than filling a memtable no longer stops every writer.
 MEMTABLE_OVERFILL = 2
+#: CPU niceness added to the merge worker process (the flush worker keeps the engine's): a
+#: writer stalls on a flush after one memtable, on compactions only after level0_stop_writes
+#: level-0 files, so when the cores are short the flush should win.
+MERGE_WORKER_NICENESS = 5
 #: keys per tombstone batch in delete_range.
 DELETE_RANGE_BATCH = 1000
 
@@ -169,7 +173,9 @@ class Engine:
         )
         self._merge_seq = 0
         self._merge_worker: MergeWorker | None = (
-            MergeWorker() if options.background_compaction and _picklable(options) else None
+            MergeWorker(MERGE_WORKER_NICENESS)
+            if options.background_compaction and _picklable(options)
+            else None
         )
         #: a second worker, so a flush never waits behind a long merge.
         self._flush_worker: MergeWorker | None = (
