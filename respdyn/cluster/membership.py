@@ -95,6 +95,7 @@ class Membership:
         self.wiped: bool | None = None
         self.on_verdict: list[Callable[[bool], None]] = []
         self._greenlets: list[gevent.Greenlet] = []
+        self._down: dict[str, tuple[float, bool]] = {}  # node -> (valid until, verdict)
         self._set(replace(me, status=VALID, generation=_now_ms(), version=1))
         named = self._read_seeds(seeds)
         self.ring = self._first_ring(named)
@@ -370,15 +371,29 @@ class Membership:
 
     # -- health --------------------------------------------------------------------------------
 
+    #: seconds a verdict of `is_down` is reused: every write asks for each replica, and phi
+    #: costs a few microseconds to compute; a refused connection is noticed at once anyway
+    #: (its call fails and the write takes a stand-in)
+    DOWN_TTL = 0.05
+
     def is_down(self, node_id: str) -> bool:
         """Phi says so, or the last connection attempt failed and its backoff still runs."""
+        now = time.monotonic()
+        cached = self._down.get(node_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        down = self._judge_down(node_id, now)
+        self._down[node_id] = (now + self.DOWN_TTL, down)
+        return down
+
+    def _judge_down(self, node_id: str, now: float) -> bool:
         if node_id == self.node_id:
             return False
         link = self.transport.links.get(node_id)
-        if link is not None and not link.up and link.retry_at > time.monotonic():
+        if link is not None and not link.up and link.retry_at > now:
             return True
         detector = self.detectors.get(node_id)
-        return detector is not None and not detector.available(time.monotonic())
+        return detector is not None and not detector.available(now)
 
     def phi(self, node_id: str) -> float:
         detector = self.detectors.get(node_id)
