@@ -1,5 +1,5 @@
 """respdyn's own commands: versions (SIBLINGS, RESOLVE), per-client quorums (CONSISTENCY) and
-the DYNAMO admin container (RING, MEMBERS, PREFLIST, LOCAL, HINTS, TRANSFERS, LEAVE, REMOVE,
+the DYNAMO admin container (RING, MEMBERS, PREFLIST, LOCAL, CLOCK, HINTS, TRANSFERS, LEAVE, REMOVE,
 DEBUG, HELP).
 
 They work on a single node too, answering as a one-node ring (N = R = W = 1, one sibling, an
@@ -251,6 +251,19 @@ def _need_cluster(ctx: Context, what: str) -> ReplicatedStore:
     if cluster is None:
         raise errors.ReplyError(f"{what} needs a cluster node")
     return cluster
+
+
+@table.command(
+    "dynamo|clock", 3, "admin noscript loading stale", since="0.2.0",
+    summary="Returns THIS node's stored version of the key as it is on disk: the encoded "
+    "clock, or nil. Two replicas agree exactly when their clocks are equal bytes.",
+    **_RESPDYN,
+)
+def dynamo_clock(ctx: Context, session: Session, args: list[bytes]) -> Any:
+    # Raw, not filtered by the tombstone grace: it checks replicas against each other (the
+    # fault harness), and SIBLINGS WITHMETA hides value-less entries and tombstones' dots.
+    cluster = _need_cluster(ctx, "DYNAMO CLOCK")  # a single node stores records, not clocks
+    return cluster.replica.read_raw(layout.data_key(session.db, args[0]))
 
 
 @table.command(
