@@ -88,6 +88,9 @@ def main() -> None:
               help="Concurrent writes: keep siblings, or the newest (last write wins).")
 @click.option("--enable-debug-commands", is_flag=True, default=False,
               help="Allow DYNAMO DEBUG (test-only partition switch).")
+@click.option("--debug-clock-skew-file", default="", type=click.Path(dir_okay=False),
+              help="Test only, needs --enable-debug-commands: skew this node's time of day "
+              "by the milliseconds in this file (re-read every 0.2 s).")
 @click.option("--gossip-interval-ms", default=1000, show_default=True, type=int,
               help="Milliseconds between gossip rounds.")
 @click.option("--phi-threshold", default=8.0, show_default=True, type=float,

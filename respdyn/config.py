@@ -82,6 +82,8 @@ class ServerConfig:
     conflict_policy: str = _setting("siblings", "conflict-policy")
     #: DYNAMO DEBUG (the partition switch for tests); never on in production
     enable_debug_commands: bool = _setting(False, "enable-debug-commands")
+    #: test only (with enable_debug_commands): a file holding a clock offset in ms (clock.py)
+    debug_clock_skew_file: str = _setting("", "debug-clock-skew-file")
     #: ms between gossip rounds (one random peer per round, as Cassandra)
     gossip_interval_ms: int = _setting(1000, "gossip-interval")
     #: phi at or above which a silent peer is considered down (Cassandra's default 8)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import storage
-from respdyn import __version__
+from respdyn import __version__, clock
 from respdyn.commands import (
     connection,
     dynamo,
@@ -262,6 +262,7 @@ class Node:
     def start(self) -> None:
         import gevent
 
+        self._skew_clock()
         self.engine = open_engine(self.config)
         offload = _offload_to_threads() if self.config.fsync == "always" else None
         if self.config.clustered:
@@ -294,6 +295,15 @@ class Node:
             __version__, self.config.host, self.listener.server_port, self.config.data_dir,
             self.config.fsync,
         )
+
+    def _skew_clock(self) -> None:
+        """The fault harness's clock skew (respdyn/clock.py); never outside debug mode."""
+        path = self.config.debug_clock_skew_file
+        if path and not self.config.enable_debug_commands:
+            log.warning("--debug-clock-skew-file ignored: it needs --enable-debug-commands")
+        elif path:
+            clock.skew_from_file(path)
+            log.warning("clock skewed by the offset in %s (test only)", path)
 
     def _fan_out_events(self, store: ReplicatedStore, notifier: notify.Notifier) -> None:
         """Pushes and PUBLISHes made here reach the other members, and theirs reach here."""

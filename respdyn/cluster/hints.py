@@ -36,6 +36,7 @@ from typing import Any
 import gevent
 from gevent.event import Event
 
+from respdyn.clock import now_ms as wall_ms
 from respdyn.cluster import dvv
 from respdyn.cluster import messages as m
 
@@ -88,7 +89,7 @@ class HintStore:
         engine: Any,
         max_age_ms: int = DEFAULT_MAX_AGE_MS,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
-        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.engine = engine
         self.max_age_ms = max_age_ms

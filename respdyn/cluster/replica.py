@@ -37,13 +37,13 @@ serializes them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from gevent.lock import Semaphore
 
+from respdyn.clock import now_ms
 from respdyn.cluster import dvv
 
 SIBLINGS, LWW = "siblings", "lww"
@@ -137,7 +137,7 @@ class Replica:
         """`clock`, or None if it is a tombstone past its grace period."""
         if clock is None or self.grace_ms is None:
             return clock
-        if dvv.expired_tombstone(clock, int(time.time() * 1000) - self.grace_ms):
+        if dvv.expired_tombstone(clock, now_ms() - self.grace_ms):
             return None
         return clock
 

@@ -8,20 +8,16 @@ SIBLINGS/RESOLVE commands, which ask for them explicitly). Expired values are in
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from respdyn import errors
+from respdyn.clock import now_ms  # skewable by tests (--debug-clock-skew-file)
 from respdyn.keyspace import layout
 from respdyn.keyspace.record import Kind, Record, Sibling
 from respdyn.keyspace.store import VersionedStore
 
 SLOTS = 16384
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
