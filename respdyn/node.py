@@ -215,6 +215,8 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             **_aae_fields(coordinator),
             "cluster_frames_sent": coordinator.transport.counters.frames,
             "cluster_frame_sends": coordinator.transport.counters.sends,
+            # inter-node requests refused after a failed fsync (logged once, MISCONF)
+            "cluster_misconf_refusals": coordinator.transport.counters.misconf,
         }
 
     return fields

@@ -38,6 +38,7 @@ from gevent.server import StreamServer
 
 from respdyn.cluster import handshake as hs
 from respdyn.cluster import messages as m
+from storage.errors import PersistenceError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ RECV_SIZE = 256 * 1024
 INLINE_OPS = frozenset({m.GET, m.STORE})
 #: bytes a peer may send before its handshake is done (a HELLO is a few hundred)
 HANDSHAKE_MAX_BYTES = 64 * 1024
+#: error code of a request refused because this node's engine cannot persist (Redis' MISCONF)
+MISCONF = b"MISCONF"
 #: errors that end a handshake: the connection is closed
 HANDSHAKE_ERRORS = (OSError, m.MessageError, hs.HandshakeError)
 
@@ -99,13 +102,15 @@ def _nodelay(sock: Any) -> None:
 
 
 class Counters:
-    """Frames and system calls, to show the batching (INFO cluster)."""
+    """Frames and system calls, to show the batching, and requests refused because the
+    engine cannot persist (INFO cluster)."""
 
-    __slots__ = ("frames", "sends")
+    __slots__ = ("frames", "misconf", "sends")
 
     def __init__(self) -> None:
         self.frames = 0
         self.sends = 0
+        self.misconf = 0
 
 
 class _Writer:
@@ -470,6 +475,14 @@ class Transport:
             frame = m.encode_reply(request.id, payload)
         except RemoteError as exc:
             frame = m.encode_error(request.id, exc.code, *exc.detail)
+        except PersistenceError as exc:
+            # Sticky until restart (storage refuses writes after a failed fsync): every STORE
+            # would otherwise log a traceback. Warn once, count the rest; the peer still gets
+            # the refusal, so this node is not counted toward W.
+            if not self.counters.misconf:
+                log.warning("refusing inter-node writes until restarted: %s", exc)
+            self.counters.misconf += 1
+            frame = m.encode_error(request.id, MISCONF, str(exc).encode())
         except Exception as exc:
             log.exception("inter-node %s failed", request.op.decode())
             frame = m.encode_error(request.id, b"ERR", str(exc).encode())
