@@ -310,10 +310,11 @@ def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, bytes]]:
         data = f.read()
     newest: dict[bytes, tuple[int, bytes]] = {}
     entries = max_seq = 0
-    pos = _fast_replay_start(data)
+    header_ok = data[:WAL_HEADER_SIZE] == encode_wal_header(WAL_MAGIC)
+    pos = WAL_HEADER_SIZE if header_ok else 0  # a bad header: LogReader reports it
     size = len(data)
     unpack, unpack_u32, crc32 = _ONE_OP_RECORD.unpack_from, _U32.unpack_from, zlib.crc32
-    while pos + _ONE_OP_RECORD.size <= size:
+    while header_ok and pos + _ONE_OP_RECORD.size <= size:
         crc, length, seq, count, kind, klen = unpack(data, pos)
         end = pos + 8 + length
         if end > size or crc32(data[pos + 4 : end]) != crc:
@@ -352,13 +353,6 @@ def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, bytes]]:
             f"the memtable {spec.entries} up to {spec.max_seq}",
         )
     return newest
-
-
-def _fast_replay_start(data: bytes) -> int:
-    """Offset of the first record, or the end (so LogReader reports a bad header)."""
-    if len(data) >= WAL_HEADER_SIZE and data[:WAL_HEADER_SIZE] == encode_wal_header(WAL_MAGIC):
-        return WAL_HEADER_SIZE
-    return len(data) + 1
 
 
 def write_run(
@@ -552,6 +546,7 @@ class MergeWorker:
             self._proc = subprocess.Popen(
                 [
                     sys.executable,
+                    "-P",  # no cwd on sys.path: a `storage` there must not shadow this one
                     "-c",
                     f"from storage.compactor import worker_main; worker_main({self._niceness:d})",
                 ],

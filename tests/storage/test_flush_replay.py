@@ -77,3 +77,33 @@ def test_replay_names_damage_in_a_sealed_log(tmp_path, where):
     with pytest.raises(CorruptionError) as info:
         replay_log(LogFlushSpec(str(tmp_path), path, ops, max_seq, Options()))
     assert isinstance(info.value, ChecksumMismatchError) or "log holds" in str(info.value)
+
+
+def test_replay_reports_a_bad_header(tmp_path):
+    from storage.errors import BadMagicError
+
+    path = str(tmp_path / "000001.log")
+    ops, max_seq, _ = _write_log(path)
+    with open(path, "r+b") as f:
+        f.write(b"XXXX")
+    with pytest.raises(BadMagicError):
+        replay_log(LogFlushSpec(str(tmp_path), path, ops, max_seq, Options()))
+
+
+def test_worker_never_imports_a_storage_from_its_cwd(tmp_path, monkeypatch):
+    """The worker is `python -P -c ...`: a `storage` module in the directory the host program
+    runs in must not replace this package in the worker."""
+    from storage.compactor import MergeWorker
+
+    (tmp_path / "storage.py").write_text("raise SystemExit('wrong storage imported')\n")
+    monkeypatch.chdir(tmp_path)
+    log = str(tmp_path / "000001.log")
+    ops, max_seq, model = _write_log(log)
+    spec = LogFlushSpec(str(tmp_path), log, ops, max_seq, Options())
+    spec.tmp_prefix = "flush-"
+    worker = MergeWorker()
+    try:
+        result = worker.run(spec, lambda: False)
+    finally:
+        worker.close()
+    assert result.outputs[0].entries == len(model)
