@@ -1,7 +1,7 @@
 """Five (or k) real node processes on 127.0.0.x with the proxy mesh between them, and the
-faults that need nothing from the nodes: SIGKILL + restart, SIGSTOP/SIGCONT, clock skew
-and disk faults (both through tests/faults/skew/sitecustomize.py), directed link cuts, delay
-and loss.
+faults: SIGKILL + restart, SIGSTOP/SIGCONT, clock skew (the nodes' test-only
+`--debug-clock-skew-file`, respdyn/clock.py), disk faults (tests/faults/disk/sitecustomize.py:
+respdyn has no storage fault option), directed link cuts, delay and loss.
 
 Every process started here is stopped by PID in `stop()`; use `FaultCluster` as a context
 manager so a failing run still cleans up.
@@ -57,14 +57,14 @@ class Node:
             sys.executable, "-m", "respdyn", "serve", "--host", self.host, "--port",
             str(self.port), "--data-dir", str(self.dir / "data"), "--node-id", self.node_id,
             "--cluster-port", str(self.cluster_port), "--seeds", self.seeds,
-            "--enable-debug-commands", *self.extra,
+            "--enable-debug-commands", "--debug-clock-skew-file", str(self.skew_file),
+            *self.extra,
         ]
 
     def spawn(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESPDYN_")}
-        env["FAULTS_SKEW_FILE"] = str(self.skew_file)
         env["FAULTS_DISK_FILE"] = str(self.disk_file)
-        env["PYTHONPATH"] = os.pathsep.join([str(HERE / "skew"), env.get("PYTHONPATH", "")])
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE / "disk"), env.get("PYTHONPATH", "")])
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=log, env=env)
         self.paused = False
@@ -96,6 +96,13 @@ class Node:
     def client(self, timeout: float = 4.0) -> redis.Redis:
         return redis.Redis(host=self.host, port=self.port, socket_timeout=timeout,
                            socket_connect_timeout=timeout)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Atomically: a node re-reading the file never sees it truncated."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 class FaultCluster:
@@ -198,11 +205,12 @@ class FaultCluster:
         node.paused = False
 
     def skew(self, node_id: str, ms: int) -> None:
-        self.node(node_id).skew_file.write_text(str(ms))
+        """The node's time of day off by `ms` (it re-reads the file every 0.2 s)."""
+        _replace_text(self.node(node_id).skew_file, str(ms))
 
     def disk(self, node_id: str, mode: str) -> None:
-        """"" healthy, "eio" failing fsync, "enospc" a full disk (skew/sitecustomize.py)."""
-        self.node(node_id).disk_file.write_text(mode)
+        """"" healthy, "eio" failing fsync, "enospc" a full disk (disk/sitecustomize.py)."""
+        _replace_text(self.node(node_id).disk_file, mode)
 
     def heal_all(self) -> None:
         """Network healed, every node running and unskewed (dead nodes restarted)."""

@@ -1,13 +1,15 @@
 """One fault run: a fresh 5-node cluster (N=3, R=2, W=2) behind the proxy mesh, the workload
 under a schedule, heal, convergence (bounded, pluggable), then the history check.
 
-Convergence is whatever the cluster offers: today a read of every key with CONSISTENCY ALL
-(read repair); `dynamo_repair` is ready for the next issue's `DYNAMO REPAIR`. Agreement of the
-replicas is checked through a per-replica view: SIBLINGS WITHMETA asked of each replica with
-R = 1, which the coordinator answers from its own engine (it adds its local read before any
-peer can answer). The view shows the context (the join of the clock) and the live values with
-timestamps and coordinators; two replicas agreeing on it hold the same versions as far as a
-client can tell (a raw-clock admin command would make this exact: see docs/consistency.md).
+Convergence is whatever the cluster offers (`CONVERGE`): `repair` asks every node for
+`DYNAMO REPAIR` (Merkle anti-entropy against every live replica), `read-repair` reads every key
+with CONSISTENCY ALL (the coordinator sends the merge to each replica that differed), `both`
+does one then the other; hints drain on their own meanwhile. Agreement is exact: each replica
+of each key (`DYNAMO PREFLIST`) is asked for its own stored clock (`DYNAMO CLOCK`), and the
+replicas agree when the encoded clocks are equal bytes: values, timestamps, coordinators, the
+dots of tombstones and value-less entries alike. A transient difference (a read repair or a
+hint still in flight) is retried until the bound; the time from the heal to agreement is the
+convergence figure.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from pathlib import Path
 import redis
 
 from tests.faults.checker import Final, Op, check
-from tests.faults.cluster import FaultCluster
+from tests.faults.cluster import FaultCluster, Node
 from tests.faults.schedules import SCHEDULES, Step
 from tests.faults.workload import Mix, Workload, connect
 
@@ -36,6 +39,7 @@ class Result:
     schedule: str
     seed: int
     policy: str
+    how: str = "repair"  #: convergence method (CONVERGE)
     ops: int = 0
     acked: int = 0
     lost: list[str] = field(default_factory=list)
@@ -46,6 +50,7 @@ class Result:
     diverged: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
     cart_acked: int = 0  #: acknowledged cart adds (Jepsen's measure of loss is over these)
+    hints_left: int = 0  #: hinted keys still held on all nodes once the replicas agreed
     history: list[Op] = field(default_factory=list, repr=False)
     finals: dict[str, Final] = field(default_factory=dict, repr=False)
 
@@ -67,6 +72,12 @@ HEADER = ("| schedule | seed | policy | operations | acknowledged | lost | phant
           "| convergence s |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
+def _admin(node: Node) -> redis.Redis:
+    """A client for the slow admin commands (a REPAIR waits up to 30 s for Merkle trees)."""
+    return redis.Redis(host=node.host, port=node.port, socket_timeout=CONVERGENCE_LIMIT_S,
+                       socket_connect_timeout=2.0)
+
+
 def read_repair_all(cluster: FaultCluster, keys: list[str]) -> None:
     """Read every key with R = N through rotating nodes: differing replicas get repaired."""
     clients = [connect(n.host, n.port) for n in cluster.nodes]
@@ -82,46 +93,80 @@ def read_repair_all(cluster: FaultCluster, keys: list[str]) -> None:
 
 
 def dynamo_repair(cluster: FaultCluster, keys: list[str]) -> None:
-    """For the next issue's anti-entropy: ask every node to repair, then read-repair."""
-    for node in cluster.nodes:
-        with contextlib.suppress(redis.RedisError):
-            connect(node.host, node.port).execute_command("DYNAMO", "REPAIR")
+    """Anti-entropy: DYNAMO REPAIR on every node at once (each exchanges all its partitions
+    with every live replica); `keys` is not needed, the Merkle trees find the differences."""
+    def repair(node: Node) -> None:
+        c = _admin(node)
+        try:
+            with contextlib.suppress(redis.RedisError):  # the agreement check counts it
+                c.execute_command("DYNAMO", "REPAIR")
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=repair, args=(n,)) for n in cluster.nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def repair_then_read(cluster: FaultCluster, keys: list[str]) -> None:
+    dynamo_repair(cluster, keys)
     read_repair_all(cluster, keys)
 
 
-def replica_views(cluster: FaultCluster, key: str) -> dict[str, object]:
-    """What each replica of `key` holds, read with R = 1 from the replica itself."""
-    first = cluster.nodes[0]
-    prefs = [p.decode() for p in connect(first.host, first.port).execute_command(
-        "DYNAMO", "PREFLIST", key)]
-    views = {}
-    for node_id in prefs:
-        node = cluster.node(node_id)
-        c = connect(node.host, node.port)
+CONVERGE: dict[str, Converge] = {
+    "repair": dynamo_repair, "read-repair": read_repair_all, "both": repair_then_read,
+}
+
+
+def replica_clocks(cluster: FaultCluster, keys: list[str]) -> dict[str, dict[str, object]]:
+    """Each key's replicas (DYNAMO PREFLIST) -> that replica's own stored clock (DYNAMO CLOCK,
+    encoded bytes or None), asked of the replica itself; an error in place of a clock if the
+    replica could not answer."""
+    first = _admin(cluster.nodes[0])
+    try:
+        pipe = first.pipeline(transaction=False)
+        for key in keys:
+            pipe.execute_command("DYNAMO", "PREFLIST", key)
+        prefs = {key: [p.decode() for p in pl] for key, pl in zip(keys, pipe.execute(),
+                                                                      strict=True)}
+    finally:
+        first.close()
+    views: dict[str, dict[str, object]] = {key: {} for key in keys}
+    for node in cluster.nodes:
+        mine = [key for key in keys if node.node_id in prefs[key]]
+        c = _admin(node)
         try:
-            c.execute_command("CONSISTENCY", "1", "1")
-            token, siblings = c.execute_command("SIBLINGS", key, "WITHMETA")
-            views[node_id] = (token, sorted(map(repr, siblings)))
+            pipe = c.pipeline(transaction=False)
+            for key in mine:
+                pipe.execute_command("DYNAMO", "CLOCK", key)
+            answers: list[object] = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            answers = [exc] * len(mine)
         finally:
             c.close()
+        for key, answer in zip(mine, answers, strict=True):
+            views[key][node.node_id] = (
+                f"error: {answer}" if isinstance(answer, Exception) else answer)
     return views
 
 
 def diverged_keys(cluster: FaultCluster, keys: list[str]) -> list[str]:
-    out = []
-    for key in keys:
-        try:
-            views = replica_views(cluster, key)
-        except redis.RedisError:
-            out.append(key)
-            continue
-        if len(set(map(repr, views.values()))) > 1:
-            out.append(key)
-    return out
+    """Keys whose replicas do not hold byte-identical clocks (or did not all answer)."""
+    try:
+        views = replica_clocks(cluster, keys)
+    except redis.RedisError:
+        return list(keys)
+    return [key for key, view in views.items()
+            if len(set(map(repr, view.values()))) > 1
+            or any(isinstance(v, str) for v in view.values())]
 
 
 def converge(cluster: FaultCluster, keys: list[str], how: Converge) -> tuple[bool, float,
                                                                              list[str]]:
+    """Repair with `how` until every replica of every key holds the same clock, at most
+    CONVERGENCE_LIMIT_S: (agreed, seconds, keys still diverged)."""
     started = time.monotonic()
     pending = list(keys)
     while True:
@@ -131,6 +176,20 @@ def converge(cluster: FaultCluster, keys: list[str], how: Converge) -> tuple[boo
         if not pending or elapsed > CONVERGENCE_LIMIT_S:
             return not pending, elapsed, pending
         time.sleep(0.2)
+
+
+def hint_keys(cluster: FaultCluster) -> int:
+    """Hinted keys the nodes still hold (INFO cluster: cluster_hints_keys), -1 if unknown."""
+    total = 0
+    for node in cluster.nodes:
+        c = connect(node.host, node.port)
+        try:
+            total += int(c.info("cluster").get("cluster_hints_keys", 0))
+        except redis.RedisError:
+            return -1
+        finally:
+            c.close()
+    return total
 
 
 def final_state(cluster: FaultCluster, keys: list[str]) -> dict[str, Final]:
@@ -171,11 +230,12 @@ def _run_steps(cluster: FaultCluster, steps: list[Step], t0: float, log: list[st
 
 
 def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12.0,
-        clients: int = 5, root: Path | None = None, how: Converge = read_repair_all,
+        clients: int = 5, root: Path | None = None, how: str = "repair",
         extra: tuple[str, ...] = ()) -> Result:
-    """One schedule with one seed; returns the figures (and the evidence in the lists)."""
+    """One schedule with one seed; returns the figures (and the evidence in the lists).
+    `how`: the convergence method, a key of CONVERGE."""
     root = root or Path(tempfile.mkdtemp(prefix="faults-"))
-    result = Result(schedule, seed, policy)
+    result = Result(schedule, seed, policy, how)
     rng = random.Random(seed)
     args = ["--n", "3", "--r", "2", "--w", "2", "--cluster-timeout-ms", "1000",
             "--conflict-policy", policy, *extra]
@@ -192,7 +252,9 @@ def run(schedule: str, seed: int, policy: str = "siblings", duration: float = 12
             history = workload.stop()
             cluster.heal_all()
         keys = sorted({op.key for op in history})
-        result.converged, result.convergence_s, result.diverged = converge(cluster, keys, how)
+        result.converged, result.convergence_s, result.diverged = converge(
+            cluster, keys, CONVERGE[how])
+        result.hints_left = hint_keys(cluster)
         _judge(result, history, final_state(cluster, keys))
     return result
 

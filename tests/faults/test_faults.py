@@ -7,6 +7,7 @@ The long run (every schedule x several seeds, both policies) is `scripts/faults-
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from tests.faults.checker import FAIL, OK, UNKNOWN, Final, Op, check
 from tests.faults.cluster import PROXY_HOST, FaultCluster
 from tests.faults.proxy import rewrite_hello, split_frames
-from tests.faults.runner import HEADER, run
+from tests.faults.runner import HEADER, converge, diverged_keys, dynamo_repair, run
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -110,6 +111,30 @@ def _key_coordinated_by(cluster: FaultCluster, node_id: str, avoid: str = "") ->
         if prefs[0] == node_id.encode() and avoid.encode() not in prefs:
             return f"k{i}"
     raise LookupError(node_id)
+
+
+def test_skew_moves_timestamps_and_agreement_is_exact(fault_cluster: FaultCluster) -> None:
+    """The harness's skew reaches the node (--debug-clock-skew-file), the agreement check
+    sees a replica that missed a write, and DYNAMO REPAIR on every node ends it."""
+    key = _key_coordinated_by(fault_cluster, "n1")
+    c1 = fault_cluster.node("n1").client()
+    missing = c1.execute_command("DYNAMO", "PREFLIST", key)[2].decode()
+    others = [i for i in fault_cluster.ids if i != missing]
+    fault_cluster.set_rules({(a, b): {"cut": True} for a in [missing] for b in others}
+                            | {(b, a): {"cut": True} for a in [missing] for b in others})
+    fault_cluster.skew("n1", 90_000)
+    deadline = time.monotonic() + 10
+    while True:
+        c1.set(key, "skewed")  # W = 2: n1 and the second replica
+        _, siblings = c1.execute_command("SIBLINGS", key, "WITHMETA")
+        if abs(siblings[0][1] - time.time() * 1000 - 90_000) < 30_000:
+            break
+        assert time.monotonic() < deadline, f"n1 does not stamp with its skewed clock: {siblings}"
+        time.sleep(0.1)
+    assert diverged_keys(fault_cluster, [key]) == [key]
+    fault_cluster.heal_all()
+    agreed, _, left = converge(fault_cluster, [key], dynamo_repair)
+    assert agreed and left == []
 
 
 def _write_restart_write(cluster: FaultCluster, key: str, via: str) -> None:
