@@ -162,12 +162,14 @@ class Connection:
                     more = False
                     continue
                 if not data:
+                    self._send_deferred_now()
                     break
                 more = len(data) == size
                 self.last_read = time.monotonic()
                 reader.feed(data)
                 if reader.buffered > limit:  # unauthenticated: ~160 KB at most (10 x 16 KB)
                     log.warning("closing %s: query buffer over the limit", self.session.addr)
+                    self._send_deferred_now()
                     break
                 if not self._run_commands():
                     break
@@ -269,6 +271,13 @@ class Connection:
                 finally:
                     self.write_blocked = False
                     self._inflight = 0
+
+    def _send_deferred_now(self) -> None:
+        """Before closing on the client's EOF: the replies of the commands already run (a long
+        pipeline's last reads, EOF read at once after them) still go out, as they did when
+        each batch sent its own. Not on a protocol error: Redis drops the pending replies."""
+        if self._deferred and self.out:
+            self._flush()
 
     def _send_deferred(self) -> None:
         """The batcher's send (in the loop's callback, after `before_reply`): what the socket

@@ -254,3 +254,18 @@ def _exchange(port: int, data: bytes) -> bytes:
 def test_same_bytes_as_redis_server(server: Server, redis_port: int, data: bytes) -> None:
     """Differential: the real redis-server and respdyn answer (and close) identically."""
     assert _exchange(server.port, data) == _exchange(redis_port, data)
+
+
+def test_replies_are_sent_before_closing_on_the_clients_eof(make_server: Any) -> None:
+    """A client that sends a long pipeline and half-closes gets every reply: the replies of
+    the last reads wait for the batcher when the EOF is read in the same loop iteration."""
+    import socket
+
+    server = make_server(recv_size=1024)
+    client = server.connect()
+    request = b"".join(frame(b"ECHO", b"%011d" % i) for i in range(256))
+    assert len(request) == 8 * 1024  # the last read fills the buffer: EOF is read at once
+    client.send(request)
+    client.sock.shutdown(socket.SHUT_WR)
+    expected = b"".join(b"$11\r\n%011d\r\n" % i for i in range(256))
+    assert client.read_to_eof() == expected
