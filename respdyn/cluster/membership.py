@@ -53,6 +53,7 @@ GOSSIP = m.register(b"GOSSIP", 2)  #: cluster name, state -> state
 Member = MemberState
 
 RING_FILE = "RING"
+GENERATION_FILE = "GENERATION"
 
 
 def parse_seed(text: str) -> tuple[str | None, Addr]:
@@ -97,7 +98,7 @@ class Membership:
         self.on_verdict: list[Callable[[bool], None]] = []
         self._greenlets: list[gevent.Greenlet] = []
         self._down: dict[str, tuple[float, bool]] = {}  # node -> (valid until, verdict)
-        self._set(replace(me, status=VALID, generation=_now_ms(), version=1))
+        self._set(replace(me, status=VALID, generation=self._next_generation(), version=1))
         named = self._read_seeds(seeds)
         self.ring = self._first_ring(named)
         self.table[self.node_id] = replace(self.me, ring_epoch=self.ring.epoch)
@@ -156,6 +157,27 @@ class Membership:
             ring = Ring.initial([self.node_id], self.q)
         saved = self._load_ring()
         return ring if saved is None else Ring.merge(ring, saved)
+
+    def _next_generation(self) -> int:
+        """This process's generation: its start time, but above the last one (saved), as
+        Cassandra's. Peers ignore heartbeats of a lower generation, so a node restarted with
+        its clock behind its previous start was down for everyone until the clock caught up
+        (found by the fault harness: restart with a skewed clock)."""
+        generation = _now_ms()
+        if self.data_dir is None:
+            return generation
+        path = os.path.join(self.data_dir, GENERATION_FILE)
+        try:
+            with open(path, encoding="ascii") as f:
+                generation = max(generation, int(f.read().split()[0]) + 1)
+        except (OSError, ValueError, IndexError):
+            pass  # first start (or a damaged file: the clock is all we have)
+        with open(path + ".tmp", "w", encoding="ascii") as f:
+            f.write(f"{generation}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        return generation
 
     # -- the ring ------------------------------------------------------------------------------
 

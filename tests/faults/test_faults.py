@@ -137,6 +137,27 @@ def test_skew_moves_timestamps_and_agreement_is_exact(fault_cluster: FaultCluste
     assert agreed and left == []
 
 
+def test_a_node_restarted_with_its_clock_behind_is_not_down_for_good(
+    fault_cluster: FaultCluster,
+) -> None:
+    """Regression (found while switching the harness to --debug-clock-skew-file): the gossip
+    generation was the process start time, and peers ignore heartbeats of a lower generation,
+    so a node restarted with its clock 2 min behind its previous start was down for every peer
+    (writes around it, hints held, repairs skipping it) until its clock caught up. Phi calls a
+    silent member down within about 3 s, so the member must still be up well after that."""
+    fault_cluster.skew("n1", -120_000)
+    fault_cluster.restart("n1")
+    settled = time.monotonic() + 6.0  # a member whose heartbeats are ignored is down by then
+    deadline = settled + 15.0
+    while True:
+        states = {o.node_id: dict((r[0], r[3]) for r in o.client().execute_command(
+            "DYNAMO", "MEMBERS"))[b"n1"] for o in fault_cluster.nodes if o.node_id != "n1"}
+        if time.monotonic() > settled and set(states.values()) == {b"up"}:
+            break
+        assert time.monotonic() < deadline, f"n1 as its peers see it: {states}"
+        time.sleep(0.2)
+
+
 def _write_restart_write(cluster: FaultCluster, key: str, via: str) -> None:
     """SET, SIGKILL + restart the key's coordinator n1, SET again (both acknowledged); the
     second value must be on every replica (a reissued dot would make peers drop it)."""
