@@ -122,7 +122,7 @@ def build_cluster(
     keyring = Keyring(config.cluster_name, config.cluster_secret)  # handshake.py: who may talk
     transport = Transport(node_id, f"{config.host}:{config.port}", cluster_addr, timeout=timeout,
                           keyring=keyring)
-    transport.before_reply = engine.write_out
+    transport.before_send = engine.write_out
     born, fresh = _birth(config.data_dir)
     me = Member(node_id, f"{config.host}:{config.port}", f"{cluster_addr[0]}:{cluster_addr[1]}",
                 born=born)

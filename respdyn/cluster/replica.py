@@ -163,10 +163,11 @@ class Replica:
                 local, value, context, self.node_id, self.policy, self.members()
             )
             encoded = self._store(raw_key, clock, stored)
-            # The new dot must survive a process crash before any peer or client learns of it:
-            # a restarted node that forgot it would issue it again for another value, and the
-            # peers would keep the old one under it (found by the fault harness, kill-restart).
-            self.engine.write_out()
+        # The new dot must survive a process crash before any peer or client learns of it: a
+        # restarted node that forgot it would issue it again for another value, and the peers
+        # would keep the old one under it (found by the fault harness, kill-restart). Peers and
+        # clients learn of it only through the transport's and the listener's writers, which
+        # write the WAL out before each batch they send (Transport.before_send, before_reply).
         return clock, encoded
 
     def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> bool:

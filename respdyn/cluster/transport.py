@@ -116,8 +116,12 @@ class Counters:
 class _Writer:
     """Sends everything queued since it last woke with one `sendall` (the batching)."""
 
-    def __init__(self, sock: Any, on_error: Callable[[], None], counters: Counters) -> None:
+    def __init__(
+        self, sock: Any, on_error: Callable[[], None], counters: Counters,
+        before_send: Callable[[], None] | None = None,
+    ) -> None:
         self.counters = counters
+        self.before_send = before_send
         self.sock = sock
         self.out: list[bytes] = []
         self.wake = Event()
@@ -141,9 +145,22 @@ class _Writer:
                 counters.sends += 1
                 data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
                 self.out = []
+                if self.before_send is not None and not self._ready(len(data)):
+                    continue  # what these frames acknowledge is not safe: say nothing
                 self.sock.sendall(data)
         except OSError:
             self.on_error()
+
+    def _ready(self, size: int) -> bool:
+        """Run the hook (the engine's WAL write-out: every version these frames reveal, a
+        replica's acknowledgement or a coordinator's new dot, reaches the OS first, once per
+        batch). A failure drops the batch; the callers' deadlines answer for it."""
+        try:
+            self.before_send()  # type: ignore[misc]
+        except Exception as exc:
+            log.warning("not sending %d bytes of inter-node frames: %s", size, exc)
+            return False
+        return True
 
     def stop(self) -> None:
         if self.greenlet is not gevent.getcurrent():
@@ -205,7 +222,7 @@ class Link:
         self.connecting = False
         self.up = True
         self.backoff = self.BACKOFF_MIN
-        self.writer = _Writer(sock, self._failed, transport.counters)
+        self.writer = _Writer(sock, self._failed, transport.counters, transport.before_send)
         if self.queued:
             self.writer.send(b"".join(self.queued))
         self.queued = []
@@ -294,9 +311,10 @@ class Transport:
         self.server: StreamServer | None = None
         self._sweeper: Any = None
         self.inline_ops = INLINE_OPS
-        #: runs before every reply to a peer (node.py: the engine's write_out), so what a
-        #: replica acknowledges has reached the OS, as client replies do
-        self.before_reply: Callable[[], None] | None = None
+        #: runs before each batch of frames is sent, on every connection (node.py: the
+        #: engine's write_out), so what a replica acknowledges and the dots a coordinator
+        #: sends have reached the OS, as for client replies: one write per batch, not per frame
+        self.before_send: Callable[[], None] | None = None
         self._logged_refusals: set[tuple[str, str]] = set()
 
     # -- client side ---------------------------------------------------------------------------
@@ -445,7 +463,7 @@ class Transport:
 
     def _serve_peer(self, peer: str, sock: Any, decoder: m.Decoder) -> None:
         """Requests of an authenticated peer until it hangs up or sends a malformed frame."""
-        writer = _Writer(sock, lambda: None, self.counters)
+        writer = _Writer(sock, lambda: None, self.counters, self.before_send)
         try:
             while True:
                 for frame in decoder.frames():
@@ -487,8 +505,6 @@ class Transport:
             log.exception("inter-node %s failed", request.op.decode())
             frame = m.encode_error(request.id, b"ERR", str(exc).encode())
         if peer not in self.blocked:
-            if self.before_reply is not None:
-                self.before_reply()
             writer.send(frame)
 
     def _sweep(self) -> None:
