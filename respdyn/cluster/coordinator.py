@@ -443,8 +443,15 @@ class Coordinator:
         raise errors.NoQuorum(0, 1, "replied")
 
     def delete_range(self, start: bytes, end: bytes) -> None:
-        """FLUSHDB/FLUSHALL: delete on every member; NoQuorum if one did not confirm."""
+        """FLUSHDB/FLUSHALL: delete on every member; NoQuorum if one did not confirm.
+
+        Refused up front (nothing deleted) while a member is down: a member that missed the
+        flush keeps clocks whose counters are above the restarted ones, and would outvote the
+        writes made after it when it returns (docs/cluster-protocol.md)."""
         members = sorted(self.membership.members)
+        down = [node for node in members if self.membership.is_down(node)]
+        if down:
+            raise errors.NoQuorum(len(members) - len(down), len(members))
         tally = quorum.Tally(len(members), len(members))
         done = Event()
         self.replica.delete_range(start, end)

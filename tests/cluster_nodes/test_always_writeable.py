@@ -273,3 +273,20 @@ def test_a_key_written_again_after_its_tombstone_was_purged(make_cluster):
         c = cluster.client(k)
         c.execute_command("CONSISTENCY", "ALL")
         assert c.get("gone") == b"second"
+
+
+def test_flush_is_refused_while_a_member_is_down(make_cluster):
+    """A member that missed a FLUSHALL would outvote later writes with its old clocks, so
+    the flush waits for every member, and deletes nothing meanwhile."""
+    cluster = make_cluster(3, *FAST)
+    c1 = cluster.client(1)
+    c1.set("kept", "yes")
+    cluster.kill(3)
+    wait_for(lambda: states(cluster, 1)["node3"] == "down", 20, "node3 marked down")
+    with pytest.raises(redis.ResponseError, match=r"^NOQUORUM 2 of 3"):
+        c1.flushall()
+    assert c1.get("kept") == b"yes"
+    cluster.restart(3)
+    wait_for(lambda: states(cluster, 1)["node3"] == "up", 20, "node3 back")
+    assert c1.flushall()
+    assert c1.get("kept") is None
