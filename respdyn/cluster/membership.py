@@ -89,6 +89,7 @@ class Membership:
         self.phi_threshold = phi_threshold
         self.data_dir = data_dir
         self.table: dict[str, MemberState] = {}
+        self._members: dict[str, MemberState] | None = None
         self.detectors: dict[str, PhiDetector] = {}
         self.waiting: list[Addr] = []  #: plain seed addresses not yet heard from
         self.on_change: list[Callable[[], None]] = []  #: called after the ring changed
@@ -101,7 +102,7 @@ class Membership:
         self._set(replace(me, status=VALID, generation=self._next_generation(), version=1))
         named = self._read_seeds(seeds)
         self.ring = self._first_ring(named)
-        self.table[self.node_id] = replace(self.me, ring_epoch=self.ring.epoch)
+        self._set(replace(self.me, ring_epoch=self.ring.epoch))
         transport.on_peer_hello = self.learn
 
     # -- the table -----------------------------------------------------------------------------
@@ -116,8 +117,11 @@ class Membership:
 
     @property
     def members(self) -> dict[str, MemberState]:
-        """Members that are neither gone nor removed (replicas, event targets)."""
-        return {k: v for k, v in self.table.items() if v.status not in FINAL}
+        """Members that are neither gone nor removed (replicas, event targets). Cached until
+        the table changes: every write asks (clock pruning)."""
+        if self._members is None:
+            self._members = {k: v for k, v in self.table.items() if v.status not in FINAL}
+        return self._members
 
     @property
     def complete(self) -> bool:
@@ -125,6 +129,7 @@ class Membership:
 
     def _set(self, state: MemberState) -> None:
         self.table[state.node_id] = state
+        self._members = None
         if state.node_id != self.node_id and state.cluster_addr:
             self.transport.addresses[state.node_id] = parse_addr(state.cluster_addr)
 
@@ -297,7 +302,7 @@ class Membership:
         for node_id in advanced:
             state = merged[node_id]
             if node_id == self.node_id:  # removed by an operator: accept it
-                self.table[node_id] = state
+                self._set(state)
                 continue
             self._set(state)
             if state.generation:
