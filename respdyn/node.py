@@ -200,6 +200,9 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             "cluster_ring_size": len(membership.ring.members),
             "cluster_members_down": sum(
                 membership.is_down(k) for k in membership.members if k != coordinator.node_id),
+            **{f"cluster_member_{k}": f"state={membership.state(k)},phi="
+               f"{min(membership.phi(k), 99.0):.2f}"
+               for k in sorted(membership.table) if k != coordinator.node_id},
             "cluster_hints_keys": coordinator.hints.total()[0],
             "cluster_hints_bytes": coordinator.hints.total()[1],
             "cluster_hints_sent": stats.hints_sent,

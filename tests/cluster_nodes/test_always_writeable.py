@@ -290,3 +290,15 @@ def test_flush_is_refused_while_a_member_is_down(make_cluster):
     wait_for(lambda: states(cluster, 1)["node3"] == "up", 20, "node3 back")
     assert c1.flushall()
     assert c1.get("kept") is None
+
+
+def test_info_shows_each_members_state_and_phi(make_cluster):
+    cluster = make_cluster(3, *FAST)
+    c1 = cluster.client(1)
+    wait_for(lambda: info(c1).get("cluster_member_node2", {}).get("state") == "up", 20,
+             "node2 up in INFO")
+    fields = info(c1)
+    assert fields["cluster_member_node3"]["phi"] < 8
+    assert "cluster_member_node1" not in fields  # itself
+    cluster.kill(2)
+    wait_for(lambda: info(c1)["cluster_member_node2"]["state"] == "down", 20, "node2 down")
