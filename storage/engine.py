@@ -841,15 +841,26 @@ class Engine:
         )
 
     def _do_work_once(self) -> None:
-        """One flush (first: it unblocks writers) or one compaction."""
+        """One compaction or one flush.
+
+        With a background thread a pending compaction goes first: while its merge runs (in the
+        merge worker, or in-thread), `_compaction_checkpoint` flushes every frozen memtable, so
+        flushes and merges overlap. Flush-first starved compactions under a steady write load:
+        by the time a flush was installed the next memtable was full and frozen, so no merge
+        started before level 0 reached level0_stop_writes and writers stalled (measured over 1M
+        random puts: one 12-file L0 merge in the whole load, 2.2 s of L0 stalls). Without a
+        thread the stalled writer runs this itself and flushes first (it only needs the room).
+        """
         with self._work_lock:
-            if self._imm is not None:
-                self._flush_imm()
-                return
             with self._mu:
                 task = compaction.pick_task(self._version, self.options)
+            if self._imm is not None and (task is None or not self.options.background_compaction):
+                self._flush_imm()
+                return
             if task is not None:
                 self._run_task(task)
+            if self._imm is not None:  # frozen after the last checkpoint, or a trivial move
+                self._flush_imm()
         self._delete_obsolete()
 
     def _sync_loop(self) -> None:
