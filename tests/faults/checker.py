@@ -7,7 +7,8 @@ Three kinds of keys keep each check decidable from what clients can observe:
   shopping cart). Elements are never removed, so an acknowledged element must be in the final
   union of the siblings: any absence is a loss (no supersession excuses it).
 - registers (`reg:*`, one writer each): blind SETs of fresh values, each read back at once
-  (R = 2). An acknowledged value may be legitimately gone only if another write of the key
+  (R = 2, then R = N if that missed it: a sloppy quorum does not promise read-your-writes at
+  R = 2). An acknowledged value may be legitimately gone only if another write of the key
   could have superseded it: one that ended after it started (an unknown outcome "ends" never:
   it may land late). Unless the read-back already missed it with nothing earlier in doubt:
   then it vanished before anything could supersede it.
@@ -38,7 +39,8 @@ class Op:
     outcome: str = UNKNOWN
     node: str = ""
     error: str = ""
-    seen: bool | None = None  #: acknowledged write read back at once: was it there?
+    seen: bool | None = None  #: acknowledged write read back at once (R = N): was it there?
+    quorum_missed: bool = False  #: an R = 2 read right after missed it (sloppy quorum)
 
     @property
     def settled_end(self) -> float:
@@ -108,7 +110,7 @@ def _check_register(key: str, ops: list[Op], final: Final, verdict: Verdict) -> 
 
 
 def _vanished(op: Op, ops: list[Op]) -> bool:
-    """A quorum read right after the acknowledgement did not show the write, and nothing
+    """A read of every replica right after the acknowledgement did not show the write, and nothing
     written earlier could still land and supersede it: it was gone before any later write
     could have seen it (registers have one writer, so no one else could supersede it)."""
     return op.seen is False and all(

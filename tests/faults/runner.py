@@ -51,6 +51,7 @@ class Result:
     steps: list[str] = field(default_factory=list)
     cart_acked: int = 0  #: acknowledged cart adds (Jepsen's measure of loss is over these)
     hints_left: int = 0  #: hinted keys still held on all nodes once the replicas agreed
+    quorum_misses: int = 0  #: acknowledged SETs an R = 2 read right after missed (R = N saw)
     history: list[Op] = field(default_factory=list, repr=False)
     finals: dict[str, Final] = field(default_factory=dict, repr=False)
 
@@ -263,6 +264,7 @@ def _judge(result: Result, history: list[Op], finals: dict[str, Final]) -> None:
     verdict = check(history, finals)
     result.history, result.finals = history, finals
     result.cart_acked = sum(op.kind == "add" and op.outcome == "ok" for op in history)
+    result.quorum_misses = sum(op.quorum_missed and op.seen is True for op in history)
     result.ops, result.acked = verdict.ops, verdict.acked
     result.lost, result.phantom = verdict.lost, verdict.phantom
     result.resurrected = verdict.resurrected

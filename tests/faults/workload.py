@@ -100,11 +100,22 @@ class Client(threading.Thread):
                             lambda op: conn.delete(op.key))
 
     def read_back(self, conn: redis.Redis, op: Op) -> None:
-        """Read an acknowledged write back at once (R = 2): with W + R > N and no other writer
-        of the key, a quorum read must show it (read your writes). Whether it did is kept as
-        evidence; a failed read proves nothing."""
+        """Read an acknowledged write back at once (R = 2), and if that misses it, with R = N.
+        A sloppy quorum breaks W + R > N: W may count a stand-in's hint, so a quorum read can
+        miss an acknowledged write that is safe (found by skew+partition, seed 2). The write's
+        coordinating replica is always in the preference list and stored it, so only a read of
+        every replica that misses it is evidence (`seen`); a failed read proves nothing."""
         try:
             _, siblings = conn.execute_command("SIBLINGS", op.key)
+            if op.value.encode() in siblings:
+                op.seen = True
+                return
+            op.quorum_missed = True
+            conn.execute_command("CONSISTENCY", "ALL")
+            try:
+                _, siblings = conn.execute_command("SIBLINGS", op.key)
+            finally:
+                conn.execute_command("CONSISTENCY", "DEFAULT")
         except redis.RedisError:
             self.conns.pop(op.node, None)
             return
