@@ -76,6 +76,7 @@ class Stats:
     max_siblings: int = 0  #: most values seen in one merged clock
     noquorum_reads: int = 0
     noquorum_writes: int = 0
+    failed_local_repairs: int = 0  #: read repairs of this node's own copy that failed
     hints_sent: int = 0  #: replica copies given to a stand-in (sloppy quorum)
     hints_kept: int = 0  #: hints this node kept itself (no stand-in left)
     sibling_histogram: dict[int, int] = field(default_factory=dict)
@@ -316,9 +317,20 @@ class Coordinator:
             return
         self.stats.read_repairs += 1
         if node == self.node_id:
-            gevent.spawn(self.replica.merge, raw_key, merged)
+            gevent.spawn(self._repair_here, raw_key, merged)
         else:
             self.transport.call(node, m.STORE, [raw_key, merged_raw], _ignore)
+
+    def _repair_here(self, raw_key: bytes, merged: dvv.Clock) -> None:
+        """Read repair of this node's own copy, in the background: a failure (the disk
+        refusing writes after a failed fsync) is counted, logged once, never raised into
+        the hub (a traceback per read otherwise)."""
+        try:
+            self.replica.merge(raw_key, merged)
+        except Exception as exc:
+            if not self.stats.failed_local_repairs:
+                log.warning("read repair of this node's copy failed: %s", exc)
+            self.stats.failed_local_repairs += 1
 
     # -- writes --------------------------------------------------------------------------------
 
