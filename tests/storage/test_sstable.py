@@ -134,7 +134,7 @@ def test_properties_describe_the_table(tmp_path: Path) -> None:
         "raw_value_bytes": 2 + 3 + 0 + 3 + 2,
         "data_blocks": 1,
         "distinct_keys": 3,
-        "bloom_bits_per_key": 10,
+        "bloom_bits_per_key": Options().bloom_bits_per_key,
         "file_size": path.stat().st_size,
     }
     assert {name: getattr(props, name) for name in expected} == expected
