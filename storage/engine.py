@@ -476,7 +476,7 @@ class Engine:
             if self._closed:
                 raise ClosedError(f"storage {self.path} is closed")
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # one frame, not one more per refusal
             if w.force or self._mem.bytes >= self.options.memtable_bytes:
                 self._make_room(w.force)
             if not w.count:
@@ -504,7 +504,7 @@ class Engine:
             if self._closed:
                 raise ClosedError(f"storage {self.path} is closed")
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # one frame, not one more per refusal
             mem = self._mem
             if mem.bytes >= self.options.memtable_bytes:
                 self._make_room(False)
@@ -528,7 +528,7 @@ class Engine:
             if self._closed:
                 raise ClosedError(f"storage {self.path} is closed")
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # one frame, not one more per refusal
             writers = self._writers
             writers.append(w)
             if writers[0] is not w:
@@ -618,7 +618,7 @@ class Engine:
         opts = self.options
         while True:
             if self._error is not None:
-                raise self._error
+                raise self._error.with_traceback(None)  # one frame, not one more per refusal
             if self._closed:
                 raise ClosedError(f"storage {self.path} is closed")
             if force:
