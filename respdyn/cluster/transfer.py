@@ -188,8 +188,13 @@ class Transfers:
         log.warning("members still behind ring epoch %d after %.0f s", epoch, EPOCH_WAIT_S)
 
     def _drop(self, ring: Ring, partition: int) -> None:
+        """Delete this node's copy of `partition`: only the ranges that hold keys (a joining
+        node drops every partition of its placeholder ring, all empty, and a range deletion is
+        a record in the log and a rebuild of the partition's Merkle tree)."""
+        engine = self.c.replica.engine
         for start, end in self.c.keymap.partition_ranges(ring, partition):
-            self.c.replica.delete_range(start, end)
+            if next(iter(engine.scan(start=start, end=end)), None) is not None:
+                self.c.replica.delete_range(start, end)
         self.dropped += 1
 
     def _reroute_hints(self) -> None:
