@@ -16,7 +16,7 @@ import pytest
 
 import respdyn.cluster
 
-PURE = ["hashing", "ring", "dvv", "quorum", "merkle", "phi"]
+PURE = ["hashing", "ring", "dvv", "quorum", "merkle", "phi", "gossip", "handshake"]
 FORBIDDEN = {
     "socket", "select", "selectors", "asyncio", "gevent", "threading", "_thread",
     "multiprocessing", "subprocess", "time", "datetime", "os", "io", "random",
