@@ -10,13 +10,13 @@ ONE fsync, then re-takes `_mu`, applies them to the memtable, publishes the last
 wakes the followers. Only leaders switch memtables, so a batch always lands in the memtable
 whose WAL holds it.
 
-Read path: `get` reads the memtable, the frozen memtable and the current Version without a lock,
-in that order; data only ever moves mem -> imm -> Version and each stage is published before the
-previous one lets go, so nothing is missed. A Snapshot is a sequence number the memtables and
-compactions keep versions for (see Snapshot); a scan pins its memtables and Version so its files
-stay on disk until the iterator is done.
+Read path: `get` reads the memtable, the frozen memtables (newest first) and the current Version
+without a lock, in that order; data only ever moves mem -> frozen -> Version and each stage is
+published before the previous one lets go, so nothing is missed. A Snapshot is a sequence
+number the memtables and compactions keep versions for (see Snapshot); a scan pins its memtables
+and Version so its files stay on disk until the iterator is done.
 
-What touches what: `_mu` guards the writer queue, mem/imm switching, the Version pointer,
+What touches what: `_mu` guards the writer queue, mem/frozen switching, the Version pointer,
 snapshots and file-number allocation. `_work_lock` serialises flushes and compactions (the
 background thread, flush(), compact()) and every manifest append. The everysec thread only calls
 `LogWriter.sync`.
@@ -97,10 +97,6 @@ WAL_SYNC_INTERVAL_S = 1.0
 PROCESS_MERGE_MIN_BYTES = 2 * 1024 * 1024
 #: memtables with at least this many keys are written to SSTables by the flush worker process.
 PROCESS_FLUSH_MIN_ENTRIES = 4096
-#: while the previous memtable is still being flushed, the active one may grow to this many
-#: times Options.memtable_bytes before writers stall (RocksDB's soft/hard write-buffer limit):
-#: a flush that takes a little longer than filling a memtable no longer stops every writer.
-MEMTABLE_OVERFILL = 2
 #: CPU niceness added to the merge worker process (the flush worker keeps the engine's): a
 #: writer stalls on a flush after one memtable, on compactions only after level0_stop_writes
 #: level-0 files, so when the cores are short the flush should win.
@@ -181,6 +177,12 @@ class Engine:
         self._flush_worker: MergeWorker | None = (
             MergeWorker() if options.background_compaction else None
         )
+        #: the write path calls _make_room at this many memtable bytes: half of
+        #: memtable_bytes until the flush worker has been asked to start, then memtable_bytes.
+        self._room_at = options.memtable_bytes
+        if self._flush_worker is not None:
+            self._room_at //= 2
+        self._want_flush_worker = False
         self._lock_fd = self._open_dir(path, options)
         try:
             self._recover()
@@ -256,10 +258,11 @@ class Engine:
     def get(self, key: bytes) -> bytes | None:
         e = self._mem.get(key)
         if e is None:
-            imm = self._imm
-            if imm is not None:
+            for imm in self._imms:  # newest first
                 e = imm.get(key)
-            if e is None:
+                if e is not None:
+                    break
+            else:
                 e = self._get_unpinned(key, MAX_SEQ)
         if e is None or e[1] == KIND_DELETE:
             return None
@@ -286,7 +289,7 @@ class Engine:
         """Write the memtable to an SSTable now (returns when it is in the manifest)."""
         self._write(_Writer([], b"", 0, force=True))
         with self._work_lock:
-            self._flush_imm()
+            self._flush_frozen()
 
     def compact(self) -> None:
         """Flush, then merge every table into one level (drops shadowed versions, filtered
@@ -305,7 +308,7 @@ class Engine:
         For tests, benchmarks and orderly shutdowns; never needed for correctness."""
         deadline = time.monotonic() + timeout
         with self._mu:
-            while self._imm is not None or (
+            while self._imms or (
                 self._error is None and compaction.pick_task(self._version, self.options)
             ):
                 remaining = deadline - time.monotonic()
@@ -323,7 +326,8 @@ class Engine:
         with self._tables_lock:
             tables = list(self._tables.values())
         with self._mu:
-            imm_bytes = self._imm.bytes if self._imm is not None else 0
+            imms = self._imms
+            imm_bytes = sum(m.bytes for m in imms)
             pending = compaction.pick_task(version, self.options) is not None
             stats = dict(self._stats)
             snapshots = len(self._snap_seqs)
@@ -342,6 +346,7 @@ class Engine:
             wal_file_bytes=self._wal.size,
             memtable_bytes=self._mem.bytes,
             immutable_memtable_bytes=imm_bytes,
+            frozen_memtables=len(imms),
             pending_compaction=pending,
             level_scores=[round(s, 3) for s in compaction.level_scores(version, self.options)],
             last_sequence=self._last_seq,
@@ -445,7 +450,9 @@ class Engine:
         self._pending_outputs.clear()
         self._wal = self._new_wal(log_number)
         self._mem = MemTable(log_number)
-        self._imm: MemTable | None = None
+        #: frozen memtables waiting for their flush, NEWEST FIRST; a tuple replaced (never
+        #: mutated) under _mu, so a lock-free reader iterates a consistent one.
+        self._imms: tuple[MemTable, ...] = ()
         self._delete_obsolete()
 
     def _replay_log(
@@ -477,7 +484,7 @@ class Engine:
                 raise ClosedError(f"storage {self.path} is closed")
             if self._error is not None:
                 raise self._error.with_traceback(None)  # one frame, not one more per refusal
-            if w.force or self._mem.bytes >= self.options.memtable_bytes:
+            if w.force or self._mem.bytes >= self._room_at:
                 self._make_room(w.force)
             if not w.count:
                 return
@@ -506,7 +513,7 @@ class Engine:
             if self._error is not None:
                 raise self._error.with_traceback(None)  # one frame, not one more per refusal
             mem = self._mem
-            if mem.bytes >= self.options.memtable_bytes:
+            if mem.bytes >= self._room_at:
                 self._make_room(False)
                 mem = self._mem
             seq = self._last_seq + 1
@@ -613,9 +620,17 @@ class Engine:
 
     def _make_room(self, force: bool) -> None:
         """REQUIRES: _mu held by the write leader. Freeze the memtable when it is full (or
-        `force` and non-empty), stalling while the previous one is still being flushed or L0
-        has too many files (LevelDB's MakeRoomForWrite)."""
+        `force` and non-empty), stalling while Options.max_frozen_memtables frozen ones are
+        still waiting for their flush or L0 has too many files (LevelDB's MakeRoomForWrite,
+        RocksDB's max_write_buffer_number)."""
         opts = self.options
+        if self._room_at < opts.memtable_bytes:
+            # the first memtable is half full: start the flush worker now (an interpreter
+            # start-up of ~0.3 s) rather than when the first flush needs it
+            self._room_at = opts.memtable_bytes
+            if self._flush_worker is not None:
+                self._want_flush_worker = True
+                self._bg_cv.notify()
         while True:
             if self._error is not None:
                 raise self._error.with_traceback(None)  # one frame, not one more per refusal
@@ -626,10 +641,8 @@ class Engine:
                     return
             elif self._mem.bytes < opts.memtable_bytes:
                 return
-            if self._imm is not None:
-                if not force and self._mem.bytes < opts.memtable_bytes * MEMTABLE_OVERFILL:
-                    return  # keep writing while the flush runs, up to the hard limit
-                self._stall("immutable memtable still flushing")
+            if len(self._imms) >= opts.max_frozen_memtables:
+                self._stall("frozen memtables still flushing")
             elif len(self._version.levels[0]) >= opts.level0_stop_writes and not force:
                 self._stall("too many level-0 files")
             else:
@@ -653,7 +666,7 @@ class Engine:
         self._stats["stall_seconds"] += time.monotonic() - t0
 
     def _switch_memtable(self) -> None:
-        """REQUIRES: _mu held by the write leader; no immutable memtable.
+        """REQUIRES: _mu held by the write leader; fewer than max_frozen_memtables frozen.
 
         The old log is sealed (written out and fsynced) BEFORE the new one exists, so whatever
         the crash, only the newest log on disk can end in a torn record."""
@@ -665,7 +678,7 @@ class Engine:
             self._error = exc  # the sealed log is intact; refuse writes until reopened
             raise
         self._wal = new_wal
-        self._imm = self._mem
+        self._imms = (self._mem, *self._imms)  # published before the new memtable takes over
         self._mem = MemTable(number)
         self._bg_cv.notify()
 
@@ -675,10 +688,11 @@ class Engine:
         """get() at a snapshot sequence."""
         e = self._mem.get(key, seq)
         if e is None:
-            imm = self._imm
-            if imm is not None:
+            for imm in self._imms:  # newest first
                 e = imm.get(key, seq)
-            if e is None:
+                if e is not None:
+                    break
+            else:
                 e = self._get_unpinned(key, seq)
         if e is None or e[1] == KIND_DELETE:
             return None
@@ -697,8 +711,9 @@ class Engine:
                 if version is self._version:
                     raise
                 e = self._mem.get(key, seq)
-                imm = self._imm
-                if e is None and imm is not None:
+                for imm in self._imms:
+                    if e is not None:
+                        break
                     e = imm.get(key, seq)
                 if e is not None:
                     return e
@@ -740,7 +755,7 @@ class Engine:
             version = self._version
             pin = self._pinned.setdefault(id(version), [version, 0])
             pin[1] += 1
-            mems = (self._mem,) if self._imm is None else (self._mem, self._imm)
+            mems = (self._mem, *self._imms)
         entries = self._scan_at(start, end, seq, mems, version)
         owned = seq if owns_seq else None
         released = []
@@ -837,7 +852,9 @@ class Engine:
         if self._error is not None:
             return False
         return (
-            self._imm is not None or compaction.pick_task(self._version, self.options) is not None
+            bool(self._imms)
+            or self._want_flush_worker
+            or compaction.pick_task(self._version, self.options) is not None
         )
 
     def _do_work_once(self) -> None:
@@ -852,15 +869,18 @@ class Engine:
         thread the stalled writer runs this itself and flushes first (it only needs the room).
         """
         with self._work_lock:
+            if self._want_flush_worker:
+                self._want_flush_worker = False
+                if self._flush_worker is not None:
+                    self._flush_worker.start()
             with self._mu:
                 task = compaction.pick_task(self._version, self.options)
-            if self._imm is not None and (task is None or not self.options.background_compaction):
-                self._flush_imm()
+            if self._imms and (task is None or not self.options.background_compaction):
+                self._flush_oldest()  # one: a compaction the flush made due goes next
                 return
             if task is not None:
                 self._run_task(task)
-            if self._imm is not None:  # frozen after the last checkpoint, or a trivial move
-                self._flush_imm()
+            self._flush_frozen()  # frozen after the last checkpoint, or a trivial move
         self._delete_obsolete()
 
     def _sync_loop(self) -> None:
@@ -886,16 +906,29 @@ class Engine:
             self._done_cv.notify_all()
             self._writers_cv.notify_all()
 
-    def _flush_imm(self) -> None:
-        """REQUIRES: _work_lock. Write the frozen memtable to level 0 and install it."""
-        imm = self._imm
-        if imm is None:
+    def _flush_frozen(self) -> None:
+        """REQUIRES: _work_lock. Flush the memtables frozen now, oldest first (not the ones
+        frozen meanwhile: a steady writer must not keep the caller here forever)."""
+        for _ in range(len(self._imms)):
+            self._flush_oldest()
+
+    def _flush_oldest(self) -> None:
+        """REQUIRES: _work_lock. Write the oldest frozen memtable to level 0 and install it.
+
+        Oldest first, so level 0 (newest file number first) stays in write order. The edit's
+        log number is the WAL of the oldest memtable still unflushed after this one: recovery
+        replays every log from there, and a WAL is deleted only below it, i.e. once its
+        memtable's table is in the manifest."""
+        imms = self._imms
+        if not imms:
             return
+        imm = imms[-1]
         try:
             outputs = self._write_memtable(imm)
             with self._mu:
+                rest = self._imms[:-1]  # a switch may have frozen another one meanwhile
                 edit = VersionEdit(
-                    log_number=self._mem.log_number,
+                    log_number=(rest[-1] if rest else self._mem).log_number,
                     next_file=self._next_file,
                     last_seq=self._last_seq,
                     added=[(0, f) for f in outputs],
@@ -906,7 +939,8 @@ class Engine:
             raise
         with self._mu:
             self._version = self._version.apply(edit)
-            self._imm = None  # after the Version holds its data: readers never miss it
+            assert self._imms[-1] is imm
+            self._imms = self._imms[:-1]  # after the Version holds its data: no reader misses it
             self._pending_outputs.difference_update(f.number for f in outputs)
             self._stats["flushes"] += 1
             self._done_cv.notify_all()
@@ -1012,12 +1046,12 @@ class Engine:
             self._done_cv.notify_all()
 
     def _compaction_checkpoint(self) -> bool:
-        """Called by a running compaction every few thousand entries: flush a frozen memtable
+        """Called by a running compaction every few thousand entries: flush the frozen memtables
         now rather than after the compaction (writers are waiting for it); True = cancel."""
         if self._shutdown.is_set():
             return True
-        if self._imm is not None:
-            self._flush_imm()  # REQUIRES _work_lock: held by the compaction (re-entrant)
+        if self._imms:
+            self._flush_frozen()  # REQUIRES _work_lock: held by the compaction (re-entrant)
         return False
 
     def _merge_task(self, task: compaction.CompactionTask) -> list[FileMeta]:
@@ -1100,7 +1134,7 @@ class Engine:
                 live |= version.numbers()
             live |= self._pending_outputs
             log_number = self._version.log_number
-            keep_logs = {self._mem.log_number} | ({self._imm.log_number} if self._imm else set())
+            keep_logs = {self._mem.log_number, *(m.log_number for m in self._imms)}
             manifest_number = self._manifest.number
             # a file numbered from here on was created after this look: never obsolete yet
             first_unseen = self._next_file

@@ -18,6 +18,10 @@ class Options:
     fsync: str = "everysec"
     #: bytes of key+value a memtable holds before it is frozen and flushed (LevelDB: 4 MiB).
     memtable_bytes: int = 4 * 1024 * 1024
+    #: frozen memtables that may wait for their flush before writers stall (RocksDB's
+    #: max_write_buffer_number - 1): a burst of writes fills the next memtable while earlier
+    #: ones are flushed one by one. Worst-case memtable memory: (1 + this) x memtable_bytes.
+    max_frozen_memtables: int = 3
     #: uncompressed bytes per SSTable data block (LevelDB: 4 KiB; LZ4 ratio ~2.3 at this size).
     block_size: int = 4096
     #: bloom filter bits per key. 12 with the blocked filter of SSTable format 2 gives ~0.55%
@@ -46,5 +50,7 @@ class Options:
     def __post_init__(self) -> None:
         if self.fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {FSYNC_POLICIES}, not {self.fsync!r}")
+        if self.max_frozen_memtables < 1:
+            raise ValueError(f"max_frozen_memtables must be >= 1, not {self.max_frozen_memtables}")
         if self.compression not in ("lz4", "none"):
             raise ValueError(f"compression must be 'lz4' or 'none', not {self.compression!r}")

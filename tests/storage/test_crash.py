@@ -48,9 +48,10 @@ import sys
 import storage
 
 path, fsync, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
+inline = sys.argv[4] == "inline"  # no background thread: several frozen memtables wait
 db = storage.open(path, storage.Options(
-    fsync=fsync, memtable_bytes=32 * 1024, target_file_bytes=32 * 1024,
-    level1_bytes=128 * 1024, block_size=1024))
+    fsync=fsync, memtable_bytes=8 * 1024 if inline else 32 * 1024, target_file_bytes=32 * 1024,
+    level1_bytes=128 * 1024, block_size=1024, background_compaction=not inline))
 out = sys.stdout
 out.write("ready\n")
 out.flush()
@@ -96,13 +97,13 @@ def apply(model: dict, i: int) -> None:
 
 
 def run_child(
-    path: str, fsync: str, start: int, run_for: float
+    path: str, fsync: str, start: int, run_for: float, inline: bool = False
 ) -> tuple[list[tuple[int, float]], float]:
     """Start the child, SIGKILL it `run_for` seconds after it is ready.
     -> ([(op index, time acknowledged)], kill time)."""
     env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, path, fsync, str(start)],
+        [sys.executable, "-c", CHILD, path, fsync, str(start), "inline" if inline else "bg"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -163,14 +164,19 @@ def read_all(path: str) -> dict:
 
 
 @pytest.mark.timeout(120)
-def test_sigkill_with_fsync_always_loses_no_acknowledged_write(tmp_path):
+@pytest.mark.parametrize("inline", [False, True], ids=["background", "frozen-queue"])
+def test_sigkill_with_fsync_always_loses_no_acknowledged_write(tmp_path, inline):
+    """frozen-queue: no background thread and an 8 KiB memtable, so at the kill up to
+    max_frozen_memtables (3) frozen memtables wait for a flush, each only in its WAL."""
     path = str(tmp_path / "db")
     rng = random.Random(2024)
     model: dict = {}
     start = 0
     total_acked = 0
+    most_logs = 0  # WALs left by a killed child: its frozen memtables + the active one
     for _ in range(20):
-        acks, _ = run_child(path, "always", start, rng.uniform(0.05, 0.4))
+        acks, _ = run_child(path, "always", start, rng.uniform(0.05, 0.4), inline)
+        most_logs = max(most_logs, sum(n.endswith(".log") for n in os.listdir(path)))
         last_acked = acks[-1][0] if acks else start - 1
         total_acked += len(acks)
         state = read_all(path)
@@ -181,6 +187,8 @@ def test_sigkill_with_fsync_always_loses_no_acknowledged_write(tmp_path):
             apply(model, i)
         start = p + 1
     assert total_acked > 200  # the rounds really wrote something
+    if inline:
+        assert most_logs >= 3, "no kill found several frozen memtables"
 
 
 @pytest.mark.timeout(120)

@@ -3,7 +3,10 @@ put/delete/write(batch)/flush/compact/reopen/snapshot (Hypothesis RuleBasedState
 
 A tiny memtable and tiny levels make flushes, stalls, L0 and level compactions happen within a
 few dozen steps. The deterministic variant runs flush/compaction inline; the threaded one lets
-the background thread race with the steps."""
+the background thread race with the steps. The "frozen queue" variants use a memtable of 256
+bytes and up to 4 frozen memtables, so several freeze before one is flushed (inline: only a
+stalled writer flushes): reads, scans and snapshots go through several of them, newest first,
+and a reopen replays the WAL of each."""
 
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ BOUND = st.one_of(st.none(), KEYS)
 
 class EngineVsDict(RuleBasedStateMachine):
     background = False
+    memtable_bytes = 1024
+    max_frozen = 3
     snapshots = Bundle("snapshots")
 
     def __init__(self) -> None:
@@ -40,7 +45,8 @@ class EngineVsDict(RuleBasedStateMachine):
         self.dir = tempfile.mkdtemp(prefix="storage-model-")
         self.options = storage.Options(
             fsync="no",
-            memtable_bytes=1024,
+            memtable_bytes=self.memtable_bytes,
+            max_frozen_memtables=self.max_frozen,
             target_file_bytes=2048,
             level1_bytes=4096,
             level_multiplier=2,
@@ -135,6 +141,10 @@ class EngineVsDict(RuleBasedStateMachine):
         assert list(self.db.scan(start, end)) == _expected(self.model, start, end)
 
     @invariant()
+    def frozen_memtables_are_bounded(self):
+        assert self.db.stats()["frozen_memtables"] <= self.max_frozen
+
+    @invariant()
     def full_scan_matches(self):
         assert list(self.db.scan()) == sorted(self.model.items())
 
@@ -160,6 +170,15 @@ class EngineVsDictBackground(EngineVsDict):
     background = True
 
 
+class EngineVsDictFrozenQueue(EngineVsDict):
+    memtable_bytes = 256
+    max_frozen = 4
+
+
+class EngineVsDictFrozenQueueBackground(EngineVsDictFrozenQueue):
+    background = True
+
+
 SETTINGS = settings(
     max_examples=30,
     stateful_step_count=60,
@@ -170,3 +189,7 @@ TestEngineVsDict = EngineVsDict.TestCase
 TestEngineVsDict.settings = SETTINGS
 TestEngineVsDictBackground = EngineVsDictBackground.TestCase
 TestEngineVsDictBackground.settings = settings(SETTINGS, max_examples=15)
+TestEngineVsDictFrozenQueue = EngineVsDictFrozenQueue.TestCase
+TestEngineVsDictFrozenQueue.settings = settings(SETTINGS, max_examples=20)
+TestEngineVsDictFrozenQueueBackground = EngineVsDictFrozenQueueBackground.TestCase
+TestEngineVsDictFrozenQueueBackground.settings = settings(SETTINGS, max_examples=10)
