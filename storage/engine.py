@@ -164,6 +164,7 @@ class Engine:
                 "compaction_bytes_written",
                 "process_merges",
                 "process_flushes",
+                "flushed_memtables",
             ),
             0,
         )
@@ -909,24 +910,26 @@ class Engine:
     def _flush_frozen(self) -> None:
         """REQUIRES: _work_lock. Flush the memtables frozen now, oldest first (not the ones
         frozen meanwhile: a steady writer must not keep the caller here forever)."""
-        for _ in range(len(self._imms)):
+        imms = self._imms
+        while imms and imms[0] in self._imms:
             self._flush_oldest()
 
     def _flush_oldest(self) -> None:
-        """REQUIRES: _work_lock. Write the oldest frozen memtable to level 0 and install it.
+        """REQUIRES: _work_lock. Write the oldest frozen memtable (with the next ones when they
+        can share its table, see _log_flush_group) to level 0 and install it.
 
         Oldest first, so level 0 (newest file number first) stays in write order. The edit's
-        log number is the WAL of the oldest memtable still unflushed after this one: recovery
+        log number is the WAL of the oldest memtable still unflushed after these: recovery
         replays every log from there, and a WAL is deleted only below it, i.e. once its
         memtable's table is in the manifest."""
         imms = self._imms
         if not imms:
             return
-        imm = imms[-1]
         try:
-            outputs = self._write_memtable(imm)
+            outputs, k = self._write_oldest(imms)
+            flushed = imms[len(imms) - k :]
             with self._mu:
-                rest = self._imms[:-1]  # a switch may have frozen another one meanwhile
+                rest = self._imms[:-k]  # a switch may have frozen another one meanwhile
                 edit = VersionEdit(
                     log_number=(rest[-1] if rest else self._mem).log_number,
                     next_file=self._next_file,
@@ -939,10 +942,11 @@ class Engine:
             raise
         with self._mu:
             self._version = self._version.apply(edit)
-            assert self._imms[-1] is imm
-            self._imms = self._imms[:-1]  # after the Version holds its data: no reader misses it
+            assert self._imms[len(self._imms) - k :] == flushed
+            self._imms = self._imms[:-k]  # after the Version holds its data: no reader misses it
             self._pending_outputs.difference_update(f.number for f in outputs)
             self._stats["flushes"] += 1
+            self._stats["flushed_memtables"] += k
             self._done_cv.notify_all()
             self._bg_cv.notify()
         self._delete_obsolete()
@@ -953,6 +957,52 @@ class Engine:
         if edit.added:
             sync_dir(self.path)
         self._manifest.append(edit)
+
+    def _write_oldest(self, imms: tuple[MemTable, ...]) -> tuple[list[FileMeta], int]:
+        """Write the oldest frozen memtable, or the oldest k in one table when they qualify
+        (_log_flush_group). -> (outputs, k)."""
+        group = self._log_flush_group(imms)
+        if len(group) > 1:
+            newest = group[-1]
+            spec = LogFlushSpec(
+                self.path,
+                self._log_path(newest.log_number),
+                newest.entries,
+                newest.max_seq,
+                replace(self.options, compaction_filter=None),
+                older_logs=tuple(
+                    (self._log_path(m.log_number), m.entries, m.max_seq) for m in group[:-1]
+                ),
+            )
+            try:
+                return self._run_flush_spec(spec), len(group)
+            except ClosedError:
+                raise
+            except StorageError:
+                pass  # a broken worker or a log that disagrees: one memtable, the usual way
+        return self._write_memtable(imms[-1]), 1
+
+    def _log_flush_group(self, imms: tuple[MemTable, ...]) -> list[MemTable]:
+        """The oldest frozen memtables (oldest first) the flush worker may replay from their
+        logs into ONE table (RocksDB flushes all queued memtables together): fewer, larger
+        level-0 tables and one fixed cost (worker round trip, fsyncs, manifest edit) for all.
+
+        Only memtables without snapshot versions and with their own log; and since the replay
+        keeps only the last write of a key across the logs, only while no live snapshot is
+        older than the newest memtable taken (a version a later memtable overwrites would be
+        lost to it). A snapshot taken from now on is newer than every frozen memtable."""
+        if self._flush_worker is None:
+            return []
+        with self._mu:
+            oldest_snapshot = self._snap_seqs[0] if self._snap_seqs else MAX_SEQ
+        group: list[MemTable] = []
+        for m in reversed(imms):  # oldest first
+            if m.chained or not m.log_number or (group and oldest_snapshot < m.max_seq):
+                break
+            group.append(m)
+        if sum(map(len, group)) < PROCESS_FLUSH_MIN_ENTRIES:
+            return group[:1]
+        return group
 
     def _write_memtable(self, mem: MemTable) -> list[FileMeta]:
         """Write a frozen memtable to level-0 table(s): in the flush worker process when it is

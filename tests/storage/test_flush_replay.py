@@ -17,11 +17,11 @@ from storage.wal import WAL_MAGIC, LogWriter
 from storage.wal.format import frame
 
 
-def _write_log(path: str) -> tuple[int, int, dict]:
+def _write_log(path: str, first_seq: int = 1) -> tuple[int, int, dict]:
     """A log mixing one-put records, batches, deletes and overwrites -> (ops, max_seq, model)."""
     w = LogWriter(path, WAL_MAGIC, buffer_bytes=4096)
     model: dict[bytes, tuple[int, bytes]] = {}
-    seq = 1
+    seq = first_seq
     ops = 0
     for i in range(500):
         key = b"k%04d" % (i * 7 % 300)
@@ -55,6 +55,27 @@ def test_replay_matches_the_model_and_the_flush_writes_it(tmp_path):
     assert result.outputs[0].tombstones == sum(
         1 for tag, _ in model.values() if tag & 0xFF == KIND_DELETE
     )
+
+
+def test_several_logs_replay_into_one_table_newest_write_winning(tmp_path):
+    """The logs of several queued memtables (oldest first) flushed into one table."""
+    old, new = str(tmp_path / "000001.log"), str(tmp_path / "000002.log")
+    old_ops, old_max, model = _write_log(old)
+    new_ops, new_max, newer = _write_log(new, first_seq=old_max + 1)
+    model.update(newer)
+    spec = LogFlushSpec(
+        str(tmp_path), new, new_ops, new_max, Options(), older_logs=((old, old_ops, old_max),)
+    )
+    assert replay_log(spec) == model
+    numbers = iter(range(1, 10))
+    run_log_flush(spec, numbers.__next__, lambda n: str(tmp_path / f"{n}.sst"))
+    with Table.open(str(tmp_path / "1.sst"), 1, Options()) as t:
+        assert {k: (s << 8 | kind, v) for k, s, kind, v in t.iter()} == model
+    wrong = LogFlushSpec(
+        str(tmp_path), new, new_ops, new_max, Options(), older_logs=((old, old_ops - 1, old_max),)
+    )
+    with pytest.raises(CorruptionError, match=r"000001\.log"):
+        replay_log(wrong)
 
 
 def test_replay_refuses_a_count_mismatch(tmp_path):
