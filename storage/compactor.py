@@ -557,7 +557,7 @@ class MergeWorker:
         return payload
 
     def start(self) -> None:
-        """Start the process now (an interpreter start-up, ~0.3 s of its CPU) so the first
+        """Start the process now (an interpreter start-up and imports) so the first
         `run` does not wait for it."""
         self._ensure_started()
 

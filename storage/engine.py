@@ -627,7 +627,7 @@ class Engine:
         opts = self.options
         if self._room_at < opts.memtable_bytes:
             # the first memtable is half full: start the flush worker now (an interpreter
-            # start-up of ~0.3 s) rather than when the first flush needs it
+            # start-up and imports) rather than when the first flush needs it
             self._room_at = opts.memtable_bytes
             if self._flush_worker is not None:
                 self._want_flush_worker = True
