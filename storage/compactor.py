@@ -84,46 +84,27 @@ def write_tables(
     the engine uses it to flush a frozen memtable in the middle of a long compaction (LevelDB
     does the same, so writers do not stall behind a compaction) and to cancel on close. On error
     or cancellation (`should_stop()` true) every partial output is removed."""
-    outputs: list[FileMeta] = []
-    written: list[str] = []
-    builder: TableBuilder | None = None
-    number = 0
     last_key = None
     count = 0
     name = path_for or (lambda n: table_path(dirpath, n))
     if split_bytes is None and should_stop is None:
         meta = _write_one_table(dirpath, entries, options, new_number, name)
         return [] if meta is None else [meta]
+    series = _TableSeries(options, new_number, name)
     try:
         for key, seq, kind, value in entries:
             count += 1
             if should_stop is not None and count % _STOP_CHECK_EVERY == 0 and should_stop():
                 raise CompactionCancelled
-            if builder is None:
-                number = new_number()
-                builder = TableBuilder(name(number), options)
-            elif (
-                split_bytes is not None
-                and key != last_key
-                and builder.estimated_size() >= split_bytes
-            ):
-                outputs.append(meta_from_properties(number, builder.finish()))
-                written.append(builder.path)
-                number = new_number()
-                builder = TableBuilder(name(number), options)
-            builder.add(key, seq, kind, value)
+            if split_bytes is not None and key != last_key and series.size() >= split_bytes:
+                series.finish()
+            series.builder().add(key, seq, kind, value)
             last_key = key
-        if builder is not None:
-            outputs.append(meta_from_properties(number, builder.finish()))
-            written.append(builder.path)
-            builder = None
+        series.finish()
     except BaseException:
-        if builder is not None:
-            builder.abandon()
-        for path in written:
-            _unlink_quietly(path)
+        series.abandon()
         raise
-    return outputs
+    return series.outputs
 
 
 def _write_one_table(
@@ -145,6 +126,46 @@ def _write_one_table(
     except BaseException:
         builder.abandon()
         raise
+
+
+class _TableSeries:
+    """The tables one merge writes, in order: started on demand, finished one by one, and
+    all removed (the open one abandoned) if the merge fails or is cancelled."""
+
+    def __init__(self, options: Options, new_number: Callable[[], int],
+                 name: Callable[[int], str]) -> None:
+        self.options = options
+        self.new_number = new_number
+        self.name = name
+        self.outputs: list[FileMeta] = []
+        self._written: list[str] = []
+        self._builder: TableBuilder | None = None
+        self._number = 0
+
+    def builder(self) -> TableBuilder:
+        """The table being written, a new one if none is open."""
+        if self._builder is None:
+            self._number = self.new_number()
+            self._builder = TableBuilder(self.name(self._number), self.options)
+        return self._builder
+
+    def size(self) -> int:
+        """Estimated bytes of the open table (0 if none)."""
+        return 0 if self._builder is None else self._builder.estimated_size()
+
+    def finish(self) -> None:
+        """Close the open table, if any, into `outputs`."""
+        if self._builder is not None:
+            self.outputs.append(meta_from_properties(self._number, self._builder.finish()))
+            self._written.append(self._builder.path)
+            self._builder = None
+
+    def abandon(self) -> None:
+        if self._builder is not None:
+            self._builder.abandon()
+            self._builder = None
+        for path in self._written:
+            _unlink_quietly(path)
 
 
 def _unlink_quietly(path: str) -> None:
@@ -225,13 +246,9 @@ def write_batches(
     """write_tables for batches in which no key spans two batches: a new table starts between
     two batches once the current one reaches `split_bytes` (overshooting by at most a batch,
     a few tens of KiB), so all versions of a key stay in one file."""
-    outputs: list[FileMeta] = []
-    written: list[str] = []
-    builder: TableBuilder | None = None
-    number = 0
     count = 0
     next_check = _STOP_CHECK_EVERY
-    name = path_for or (lambda n: table_path(dirpath, n))
+    series = _TableSeries(options, new_number, path_for or (lambda n: table_path(dirpath, n)))
     try:
         for keys, tags, values in batches:
             count += len(keys)
@@ -239,25 +256,14 @@ def write_batches(
                 next_check = count + _STOP_CHECK_EVERY
                 if should_stop():
                     raise CompactionCancelled
-            if builder is not None and builder.estimated_size() >= split_bytes:
-                outputs.append(meta_from_properties(number, builder.finish()))
-                written.append(builder.path)
-                builder = None
-            if builder is None:
-                number = new_number()
-                builder = TableBuilder(name(number), options)
-            builder.add_run(keys, tags, values)
-        if builder is not None:
-            outputs.append(meta_from_properties(number, builder.finish()))
-            written.append(builder.path)
-            builder = None
+            if series.size() >= split_bytes:
+                series.finish()
+            series.builder().add_run(keys, tags, values)
+        series.finish()
     except BaseException:
-        if builder is not None:
-            builder.abandon()
-        for path in written:
-            _unlink_quietly(path)
+        series.abandon()
         raise
-    return outputs
+    return series.outputs
 
 
 @dataclass
