@@ -428,18 +428,8 @@ class AntiEntropy:
         return RemotePeer(self.coordinator, node_id)
 
     def is_down(self, node_id: str) -> bool:
-        """The membership's failure detector when it has one; otherwise the transport's view:
-        down while a failed link is in its reconnect backoff (a call then fails at once;
-        after it, the exchange's first call is the reconnect attempt)."""
-        membership = self.coordinator.membership
-        detector = getattr(membership, "is_down", None)
-        if detector is not None:
-            return bool(detector(node_id))
-        transport = self.coordinator.transport
-        if transport.is_up(node_id) is not False:
-            return False
-        link = transport.links.get(node_id)
-        return link is not None and time.monotonic() < link.retry_at
+        """The membership's failure detector (phi, or a refused connection in its backoff)."""
+        return bool(self.coordinator.membership.is_down(node_id))
 
     def pairs(self) -> list[tuple[int, str]]:
         """(partition, peer) for every held partition and the other nodes of its list."""

@@ -65,7 +65,8 @@ class StubNode:
         self.node_id = node_id
         self.engine = storage.open(str(path), storage.Options(fsync="no"))
         self.replica = Replica(self.engine, node_id)
-        self.membership = SimpleNamespace(ring=ring, on_change=[])
+        self.membership = SimpleNamespace(  # down: as the failure detector would say
+            ring=ring, on_change=[], is_down=lambda node: node in network.down)
         self.keymap = LayoutKeys()
         self.timeout = 1.0
         self.handlers: dict[bytes, Any] = {}
