@@ -203,8 +203,8 @@ def cluster_info(store: ReplicatedStore) -> Callable[[], dict[str, Any]]:
             **{f"cluster_member_{k}": f"state={membership.state(k)},phi="
                f"{min(membership.phi(k), 99.0):.2f}"
                for k in sorted(membership.table) if k != coordinator.node_id},
-            "cluster_hints_keys": coordinator.hints.total()[0],
-            "cluster_hints_bytes": coordinator.hints.total()[1],
+            **dict(zip(("cluster_hints_keys", "cluster_hints_bytes"),
+                       coordinator.hints.total(), strict=True)),
             "cluster_hints_sent": stats.hints_sent,
             "cluster_hints_kept": stats.hints_kept,
             **{f"cluster_hints_for_{target}": f"keys={b.keys},bytes={b.bytes},"
