@@ -3,15 +3,14 @@
 A block is columnar (see `records` in format.py): a count, then the u64 tags, key end
 offsets and value end offsets as packed arrays, then all keys and all values back to back.
 Why not LevelDB's prefix-compressed entries with restart points: in Python every varint
-costs a bytecode loop, while this layout decodes with a few `struct.unpack_from` calls and
-one `bytes.split` (~1.7 µs for a 4 KiB block of 35 records), and LZ4 already removes the
-shared-prefix redundancy that prefix compression would. The keys are joined by a byte
-value that occurs in none of them (almost always one exists: 35 random 16-byte keys leave
-~28 of 256 values unused, ASCII keys leave 0x00), so one C `split` replaces 35 Python-level
-slices (0.8 µs instead of 2.9 µs); a block whose keys use every byte value falls back to
-slicing by key_ends. The decoded block (keys list for `bisect`; tags and values read from
-the payload on access) is what the block cache holds: `bisect` on it costs 0.08 µs, a
-binary search over the raw block (what restart points amount to) 1.3 µs.
+costs a bytecode loop, while this layout decodes with a few `struct.unpack_from` calls, and
+LZ4 already removes the shared-prefix redundancy that prefix compression would. The keys are
+joined by a byte value that occurs in none of them (almost always one exists: 35 random
+16-byte keys leave ~28 of 256 values unused, ASCII keys leave 0x00), so scans split them with
+one C `split`; a block whose keys use every byte value falls back to slicing by key_ends.
+A point lookup splits nothing: it `find`s the key in the joined keys and confirms the record
+index with two key ends (DecodedBlock.find). The block cache holds the DecodedBlock, i.e.
+the payload and a few offsets.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ from storage.sstable.format import BLOCK_LZ4, BLOCK_RAW, TRAILER, TRAILER_SIZE
 #: A compressed block is kept only when it saves at least 1/8 of the raw size (LevelDB's
 #: rule): below that the decompression on every read costs more than the bytes saved.
 _MIN_SAVING_SHIFT = 3
-#: Approximate Python bytes per decoded record besides the payload and the key bytes (a
-#: bytes object header and its list slot), so the block cache's byte budget tracks memory.
-RECORD_OVERHEAD = 41
+#: Approximate Python bytes a cached block holds besides its payload (the DecodedBlock, the
+#: payload's bytes header, the cache's entry), so the block cache's byte budget tracks memory.
+BLOCK_OVERHEAD = 250
 
 #: count: u32, separator: u16 (see `records` in format.py).
 _HEAD = struct.Struct("<IH")
@@ -60,58 +59,134 @@ def _array(code: str, count: int) -> struct.Struct:
 class DecodedBlock:
     """A block's records, immutable by convention and shared by threads.
 
-    Only the keys are materialised (a `bisect`-able list, split in one C call); tags and
-    values stay in the payload and are unpacked on access. A point lookup needs one of
-    each, so unpacking all of them would make every cache miss slower (measured on a
-    4 KiB block: 3.4 -> 1.7 µs) and every cached block ~35% bigger.
+    Nothing per record is materialised: a point lookup finds its key in the joined keys
+    with C-level `find`/`count` over the payload (separator + key + separator, then the
+    separators before it give its index) and unpacks one tag and one value. Splitting the
+    keys into a list on every cache miss cost ~2 us of the ~5 us a miss costs, and holding
+    the list made a cached 4 KiB block ~6 KiB (fewer blocks in the same cache budget).
+    Scans and merges split the keys once per visit (`keys`): ~0.02 us per record.
     """
 
-    __slots__ = ("_payload", "_tags_at", "_value_base", "_value_ends_at", "charge", "keys")
+    __slots__ = (
+        "_count",
+        "_gap",
+        "_key_base",
+        "_key_ends_at",
+        "_payload",
+        "_sep_byte",
+        "_value_base",
+        "_value_ends_at",
+        "charge",
+    )
 
-    def __init__(self, keys: list[bytes], payload: bytes, value_base: int, key_bytes: int) -> None:
-        self.keys = keys
+    def __init__(
+        self, payload: bytes, count: int, separator: int, key_base: int, value_base: int
+    ) -> None:
         self._payload = payload
-        self._tags_at = _HEAD.size
-        self._value_ends_at = _HEAD.size + 12 * len(keys)
+        self._count = count
+        #: bytes between two keys (1, or 0 when concatenated: NO_SEPARATOR) and the separator.
+        self._gap = 0 if separator == NO_SEPARATOR else 1
+        self._sep_byte = b"" if separator == NO_SEPARATOR else _SEPARATOR_BYTES[separator]
+        self._key_ends_at = _HEAD.size + 8 * count
+        self._value_ends_at = _HEAD.size + 12 * count
+        self._key_base = key_base
         self._value_base = value_base
         #: approximate bytes of memory held, for the block cache.
-        self.charge = len(payload) + key_bytes + len(keys) * RECORD_OVERHEAD
+        self.charge = len(payload) + BLOCK_OVERHEAD
 
     def get(self, key: bytes, snapshot_seq: int) -> tuple[int, int, bytes] | None:
         """Newest (seq, kind, value) of `key` with seq <= snapshot_seq in this block.
 
-        One call per point lookup (Table.get's hot path), so the tag and value reads are
-        inlined rather than going through tag() and value().
+        One call per point lookup (Table.get's hot path), so find()'s fast path and the tag
+        and value reads are inlined.
         """
-        keys = self.keys
-        n = len(keys)
-        j = bisect_left(keys, key)
-        if j == n or keys[j] != key:
+        payload, kb, vb = self._payload, self._key_base, self._value_base
+        pos = payload.find(key, kb, vb)
+        if pos < 0:
             return None
+        n, gap = len(key), self._gap
+        j = (pos - kb) // (n + gap) if n + gap else -1
+        if 0 < j < self._count:  # record j must span exactly [pos, pos + n): _key_span
+            prev, end = _U32_PAIR.unpack_from(payload, self._key_ends_at + 4 * j - 4)
+            found = kb + prev + j * gap == pos and end - prev == n
+        else:
+            found = j == 0 and pos == kb and U32.unpack_from(payload, self._key_ends_at)[0] == n
+        if not found:
+            j = self.find(key)
+            if j < 0:
+                return None
         limit = (snapshot_seq + 1) << 8
-        payload, tags_at = self._payload, self._tags_at
         while True:
-            tag = U64.unpack_from(payload, tags_at + 8 * j)[0]
+            tag = U64.unpack_from(payload, _HEAD.size + 8 * j)[0]
             if tag < limit:
                 break
-            j += 1
-            if j == n or keys[j] != key:
+            j += 1  # an older version of the key, if record j+1 holds the key too
+            if j == self._count or not self._key_is(j, key):
                 return None
-        base = self._value_base
         if j:
             start, end = _U32_PAIR.unpack_from(payload, self._value_ends_at + 4 * j - 4)
         else:
             start, end = 0, U32.unpack_from(payload, self._value_ends_at)[0]
-        return tag >> 8, tag & 0xFF, payload[base + start : base + end]
+        return tag >> 8, tag & 0xFF, payload[vb + start : vb + end]
 
-    def __contains__(self, key: bytes) -> bool:
+    def find(self, key: bytes) -> int:
+        """Index of the first (newest) record of `key`, or -1.
+
+        Fast path: the first occurrence of `key` in the joined keys, whose record index is
+        guessed as if every key before it had `key`'s length (exact for fixed-size keys)
+        or else from the separators before it, and confirmed if that record spans exactly
+        that occurrence (then no earlier record can be `key`: it would occur earlier). Any
+        other case (a substring of a longer key, keys of mixed lengths) bisects the keys.
+        """
+        payload, kb = self._payload, self._key_base
+        pos = payload.find(key, kb, self._value_base)
+        if pos < 0:
+            return -1
+        n = len(key)
+        if n + self._gap:
+            j = (pos - kb) // (n + self._gap)
+            if 0 <= j < self._count and self._spans(j, pos, n):
+                return j
+            if self._gap:
+                j = payload.count(self._sep_byte, kb, pos)
+                if j < self._count and self._spans(j, pos, n):
+                    return j
         keys = self.keys
         j = bisect_left(keys, key)
-        return j < len(keys) and keys[j] == key
+        return j if j < len(keys) and keys[j] == key else -1
+
+    def _key_span(self, j: int) -> tuple[int, int]:
+        """(payload offset, length) of record j's key."""
+        if j:
+            prev, end = _U32_PAIR.unpack_from(self._payload, self._key_ends_at + 4 * j - 4)
+        else:
+            prev, end = 0, U32.unpack_from(self._payload, self._key_ends_at)[0]
+        return self._key_base + prev + j * self._gap, end - prev  # j separators before key j
+
+    def _spans(self, j: int, pos: int, length: int) -> bool:
+        """Whether record j's key is the `length` bytes at payload offset `pos`."""
+        return self._key_span(j) == (pos, length)
+
+    def _key_is(self, j: int, key: bytes) -> bool:
+        """Whether record j's key is `key`."""
+        start, length = self._key_span(j)
+        return length == len(key) and self._payload.startswith(key, start)
+
+    def __contains__(self, key: bytes) -> bool:
+        return self.find(key) >= 0
+
+    @property
+    def keys(self) -> list[bytes]:
+        """The keys in order, split now (not kept: see the class docstring)."""
+        blob = self._payload[self._key_base : self._value_base]
+        if self._sep_byte:
+            return blob.split(self._sep_byte) if self._count else []
+        key_ends = _array("I", self._count).unpack_from(self._payload, self._key_ends_at)
+        return [blob[a:b] for a, b in zip((0, *key_ends), key_ends, strict=False)]
 
     def tag(self, i: int) -> int:
         """seq << 8 | kind of record i."""
-        return U64.unpack_from(self._payload, self._tags_at + 8 * i)[0]
+        return U64.unpack_from(self._payload, _HEAD.size + 8 * i)[0]
 
     def value(self, i: int) -> bytes:
         base = self._value_base
@@ -122,11 +197,11 @@ class DecodedBlock:
 
     @property
     def tags(self) -> tuple[int, ...]:
-        return _array("Q", len(self.keys)).unpack_from(self._payload, self._tags_at)
+        return _array("Q", self._count).unpack_from(self._payload, _HEAD.size)
 
     @property
     def values(self) -> list[bytes]:
-        return [value for _, _, _, value in self.records()]
+        return self.columns()[2]
 
     def records(self, start: int = 0) -> Iterator[tuple[bytes, int, int, bytes]]:
         """(key, seq, kind, value) of records start.. in order; arrays unpacked once."""
@@ -147,13 +222,11 @@ class DecodedBlock:
         starts = (0, *ends[:-1]) if n else ()
         if start:
             keys, starts, ends = keys[start:], starts[start:], ends[start:]
-        else:
-            keys = list(keys)
-        tags = _array("Q", n).unpack_from(payload, self._tags_at)[start:]
+        tags = _array("Q", n).unpack_from(payload, _HEAD.size)[start:]
         return keys, list(tags), list(map(blob.__getitem__, map(slice, starts, ends)))
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._count
 
 
 def _separator(keys_blob: bytes) -> int:
@@ -201,15 +274,11 @@ def decode_records(payload: bytes, path: str = "<block>", offset: int = 0) -> De
         raise CorruptionError(
             path, offset, f"block arrays describe {end} bytes but the block has {len(payload)}"
         )
-    keys_blob = payload[key_base:value_base]
-    if split:
-        keys = keys_blob.split(_SEPARATOR_BYTES[separator])
-        if len(keys) != count:
-            raise CorruptionError(path, offset, f"{len(keys)} keys in a block of {count}")
-    else:
-        key_ends = _array("I", count).unpack_from(payload, key_ends_at)
-        keys = [keys_blob[a:b] for a, b in zip((0, *key_ends), key_ends, strict=False)]
-    return DecodedBlock(keys, payload, value_base, key_bytes)
+    if split and payload.count(_SEPARATOR_BYTES[separator], key_base, value_base) != count - 1:
+        # a separator inside a key would shift every key after it: refuse the block
+        keys = payload[key_base:value_base].split(_SEPARATOR_BYTES[separator])
+        raise CorruptionError(path, offset, f"{len(keys)} keys in a block of {count}")
+    return DecodedBlock(payload, count, separator, key_base, value_base)
 
 
 def seal_block(payload: bytes, compress: bool) -> bytes:

@@ -58,12 +58,13 @@ def build_filter(keys: Iterable[bytes], count: int, bits_per_key: int) -> bytes:
     return int(as_digits, 2).to_bytes(nbits >> 3, "little") + bytes((probes,))
 
 
-def key_hash(key: bytes) -> tuple[int, int]:
-    """(h, delta) of `key`: the same for every filter, so a point read that probes several
-    tables hashes the key once (`may_contain_hash`) instead of once per table."""
+def key_hash(key: bytes) -> tuple[int, int, int]:
+    """(h, p, bits) of `key`: the same for every filter, so a point read that probes several
+    tables hashes the key once (`may_contain_hashed`) instead of once per table. h is the
+    CRC, p its Fibonacci mix, bits the key's pattern in a version-2 filter's block (below)."""
     h = zlib.crc32(key)
     p = (h * _GOLDEN) & _MASK32
-    return h, (((p >> 15) | (p << 17)) & _MASK32) | 1
+    return h, p, PATTERN_A[p >> 20] | PATTERN_B[(p >> 8) & _PATTERN_MASK]
 
 
 class BloomFilter:
@@ -92,14 +93,15 @@ class BloomFilter:
 
     def may_contain(self, key: bytes) -> bool:
         """False means the key is certainly absent; True means it may be present."""
-        h, delta = key_hash(key)
-        return self.may_contain_hash(h, delta)
+        return self.may_contain_hashed(key_hash(key))
 
-    def may_contain_hash(self, h: int, delta: int) -> bool:
-        """`may_contain` for a key whose `key_hash` is (h, delta)."""
+    def may_contain_hashed(self, hashed: tuple[int, int, int]) -> bool:
+        """`may_contain` for a key whose `key_hash` is `hashed`."""
         nbits = self._nbits
         if not nbits:
             return True
+        h, p, _ = hashed
+        delta = (((p >> 15) | (p << 17)) & _MASK32) | 1
         bits = self._bits
         for _ in range(self._probes):
             pos = h % nbits
@@ -199,14 +201,11 @@ class BlockedBloomFilter:
         return self._n * BLOCK_BITS
 
     def may_contain(self, key: bytes) -> bool:
-        h, delta = key_hash(key)
-        return self.may_contain_hash(h, delta)
+        return self.may_contain_hashed(key_hash(key))
 
-    def may_contain_hash(self, h: int, delta: int) -> bool:
-        """`may_contain` for a key whose `key_hash` is (h, delta) (delta is not used)."""
-        n = self._n
-        if not n:
+    def may_contain_hashed(self, hashed: tuple[int, int, int]) -> bool:
+        """`may_contain` for a key whose `key_hash` is `hashed` (its pattern is in it)."""
+        if not self._n:
             return True
-        p = (h * _GOLDEN) & _MASK32
-        bits = PATTERN_A[p >> 20] | PATTERN_B[(p >> 8) & _PATTERN_MASK]
-        return self._blocks[h % n] & bits == bits
+        h, _, bits = hashed
+        return self._blocks[h % self._n] & bits == bits

@@ -93,15 +93,14 @@ class Table:
         return self._bloom.may_contain(key)
 
     def get(
-        self, key: bytes, snapshot_seq: int, hashed: tuple[int, int] | None = None
+        self, key: bytes, snapshot_seq: int, hashed: tuple[int, int, int] | None = None
     ) -> tuple[int, int, bytes] | None:
         """Newest (seq, kind, value) of `key` with seq <= snapshot_seq, or None.
 
         The bloom filter is consulted first, so a miss usually reads no data block. `hashed`
         is the key's `bloom.key_hash`, computed once by a caller that probes several tables.
         """
-        h, delta = key_hash(key) if hashed is None else hashed
-        if not self._bloom.may_contain_hash(h, delta):
+        if not self._bloom.may_contain_hashed(key_hash(key) if hashed is None else hashed):
             self.bloom_negatives += 1
             return None
         self.bloom_positives += 1
@@ -208,8 +207,13 @@ class Table:
 
     def _load_block(self, i: int, fill_cache: bool) -> DecodedBlock:
         """Read, check and decode data block i; insert it in the cache if asked."""
-        offset = self._offsets[i]
-        block = decode_records(self._read_block(offset, self._sizes[i]), self.path, offset)
+        fd, offset = self._fd, self._offsets[i]
+        if fd < 0:
+            raise ClosedError(f"SSTable {self.path} is closed")
+        self.block_reads += 1
+        size = self._sizes[i]
+        payload = unseal_block(self.path, offset, os.pread(fd, size + TRAILER_SIZE, offset), size)
+        block = decode_records(payload, self.path, offset)
         if self._cache is not None and fill_cache:
             self._cache.put((self.file_number, offset), block, block.charge)
         return block

@@ -197,3 +197,39 @@ def test_unseal_unknown_type_with_valid_crc() -> None:
     stored = payload + TRAILER.pack(9, crc32(payload + b"\x09"))
     with pytest.raises(CorruptionError, match="unknown block type 9"):
         unseal_block("f.sst", 0, stored, len(payload))
+
+
+def _model_get(records: list[tuple[bytes, int, bytes]], key: bytes, snapshot: int):
+    for k, tag, value in records:
+        if k == key and tag >> 8 <= snapshot:
+            return tag >> 8, tag & 0xFF, value
+    return None
+
+
+small_key = st.one_of(st.binary(max_size=3), st.sampled_from([b"", b"\x00", b"a", b"aa", b"ab"]))
+
+
+@given(
+    st.lists(st.tuples(small_key, st.integers(0, 20), st.binary(max_size=3)), max_size=30),
+    st.one_of(small_key, st.binary(min_size=256, max_size=300)),
+    st.integers(0, 21),
+    st.booleans(),
+)
+def test_block_get_and_find_match_a_model(
+    raw: list[tuple[bytes, int, bytes]], probe: bytes, snapshot: int, no_free_byte: bool
+) -> None:
+    """get/find search the joined keys (sep key sep): keys that are prefixes, suffixes or
+    substrings of others, empty keys, versions of a key and blocks without a separator."""
+    newest: dict[tuple[bytes, int], bytes] = {(k, s): v for k, s, v in raw}
+    if no_free_byte:
+        newest[(ALL_BYTES, 1)] = b"all"  # every byte value used: keys are concatenated
+    order = sorted(newest, key=lambda ks: (ks[0], -ks[1]))
+    records = [(k, s << 8 | 1, newest[(k, s)]) for k, s in order]
+    block = decode_records(
+        encode_records([r[1] for r in records], [r[0] for r in records], [r[2] for r in records])
+    )
+    keys = [r[0] for r in records]
+    for key in {probe, *keys}:
+        assert block.get(key, snapshot) == _model_get(records, key, snapshot)
+        assert block.find(key) == (keys.index(key) if key in keys else -1)
+        assert (key in block) is (key in keys)
