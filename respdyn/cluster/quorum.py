@@ -45,23 +45,40 @@ class Answer:
 
 @dataclass(slots=True)
 class Tally:
-    """Answers to one request sent to `n` nodes, of which `needed` must succeed."""
+    """Answers to one request sent to `n` nodes, of which `needed` must succeed.
+
+    The success counts are kept as answers arrive (every put and get asks the tally several
+    times per answer; recounting the answers each time was a visible part of a write's cost)."""
 
     n: int  #: requests sent (targets asked)
     needed: int  #: successes required: W for a put, R for a get
     primaries_needed: int = 0  #: successes required from intended owners (PW/PR); 0 = any node
     count_hints: bool = True  #: stand-ins holding a hint count toward `needed` (sloppy quorum)
     answers: dict[str, Answer] = field(default_factory=dict)
+    _successes: int = field(default=0, init=False, repr=False)
+    _primary: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.n < 0 or self.needed < 1 or self.primaries_needed < 0:
             raise ValueError("a tally needs n >= 0, needed >= 1, primaries_needed >= 0")
+        for answer in self.answers.values():
+            self._count(answer)
 
     def add(self, node: str, ok: bool, reply: Any = None, hint_for: str | None = None) -> Outcome:
         """Record `node`'s answer (the first one only) and return the outcome so far."""
-        if node not in self.answers and len(self.answers) < self.n:
-            self.answers[node] = Answer(node, ok, reply, hint_for)
+        answers = self.answers
+        if node not in answers and len(answers) < self.n:
+            answer = answers[node] = Answer(node, ok, reply, hint_for)
+            self._count(answer)
         return self.outcome()
+
+    def _count(self, answer: Answer) -> None:
+        if answer.ok:
+            if answer.hint_for is None:
+                self._primary += 1
+                self._successes += 1
+            elif self.count_hints:
+                self._successes += 1
 
     @property
     def pending(self) -> int:
@@ -69,19 +86,20 @@ class Tally:
 
     def successes(self) -> int:
         """Successes that count toward `needed`."""
-        return sum(a.ok and (self.count_hints or a.hint_for is None) for a in self.answers.values())
+        return self._successes
 
     def primary_successes(self) -> int:
-        return sum(a.ok and a.hint_for is None for a in self.answers.values())
+        return self._primary
 
     def enough(self) -> bool:
-        return self.successes() >= self.needed and self.primary_successes() >= self.primaries_needed
+        return self._successes >= self.needed and self._primary >= self.primaries_needed
 
     def failed(self) -> bool:
         """True once `needed` (or `primaries_needed`) successes can no longer be reached."""
+        pending = self.n - len(self.answers)
         return (
-            self.successes() + self.pending < self.needed
-            or self.primary_successes() + self.pending < self.primaries_needed
+            self._successes + pending < self.needed
+            or self._primary + pending < self.primaries_needed
         )
 
     def outcome(self) -> Outcome:
@@ -93,7 +111,7 @@ class Tally:
 
     def done(self) -> bool:
         """Nothing more to wait for: decided, or every answer is in."""
-        return self.outcome() is not Outcome.PENDING or self.pending == 0
+        return self.n == len(self.answers) or self.outcome() is not Outcome.PENDING
 
     def replies(self) -> list[Any]:
         """Payloads of the successful answers, in arrival order (values to reconcile)."""
