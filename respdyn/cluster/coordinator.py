@@ -126,13 +126,14 @@ class _Write:
     is left (three nodes, N = 3), this node keeps the hint itself, which does not count: one
     machine never acknowledges twice."""
 
-    __slots__ = ("coordinator", "done", "encoded", "prefs", "put", "taken", "tally")
+    __slots__ = ("base", "coordinator", "done", "encoded", "prefs", "put", "taken", "tally")
 
     def __init__(self, coordinator: Coordinator, put: m.Put, encoded: bytes,
-                 prefs: list[str]) -> None:
+                 prefs: list[str], base: bytes | None = None) -> None:
         self.coordinator = coordinator
         self.put = put
         self.encoded = encoded
+        self.base = base  #: digest of the version replaced (Replica.merge's fast path)
         self.prefs = prefs
         self.taken = set(prefs)  # nodes already holding (or asked to hold) a copy
         self.tally = quorum.Tally(len(prefs), put.w)
@@ -150,7 +151,10 @@ class _Write:
             else:
                 live.append((node, self._on_store(node)))
         if live:
-            c.transport.call_many(live, m.STORE, [self.put.raw_key, self.encoded])
+            args = [self.put.raw_key, self.encoded]
+            if self.base is not None:
+                args.append(self.base)
+            c.transport.call_many(live, m.STORE, args)
 
     def _record(self, node: str, ok: bool) -> None:
         if self.done.is_set():
@@ -360,8 +364,8 @@ class Coordinator:
         hinted stand-in instead (sloppy quorum, Dynamo §4.6)."""
         if self.replica.recovering and self.replica.read_raw(put.raw_key) is None:
             self._catch_up(put.raw_key, prefs)
-        _, encoded = self.replica.coordinate(put.raw_key, put.sibling, put.context)
-        write = _Write(self, put, encoded, prefs)
+        written = self.replica.coordinate(put.raw_key, put.sibling, put.context)
+        write = _Write(self, put, written.encoded, prefs, written.base)
         write.send()
         if not write.tally.done():
             write.done.wait(self.timeout)
@@ -519,7 +523,9 @@ class Coordinator:
         if op == m.GET:
             return [self.replica.read_raw(args[0]) or b""]
         if op == m.STORE:
-            self.replica.merge(args[0], args[1])
+            if len(args) > 3:
+                raise RemoteError(b"ERR", b"STORE takes 2 or 3 arguments")
+            self.replica.merge(args[0], args[1], args[2] if len(args) == 3 else None)
             return []
         if op == m.PUT:
             put = m.parse_put(args)

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -79,6 +80,7 @@ _MAGIC = 0xD1
 MAGIC = _MAGIC  #: the first byte of every encoded clock
 _CONTEXT_VERSION = 1
 _VALUE, _TOMBSTONE = 0, 1  # sibling kinds on disk and wire: do not renumber
+_ONE_VALUE = bytes((1, _VALUE))
 
 
 class Sibling(NamedTuple):
@@ -256,42 +258,211 @@ def prune(clock: Clock, members: Collection[str], max_entries: int = MAX_ENTRIES
 
 
 def encode(clock: Clock) -> bytes:
-    ids = sorted({i for i, _, _ in clock.entries} | {s.node for s in values(clock) if s.node})
-    index = {ident: k for k, ident in enumerate(ids)}
-    out = bytearray([_MAGIC])
-    _put_uvarint(out, len(ids))
+    """The bytes of `clock` (grammar above). Written out inline rather than through helpers:
+    every replicated write encodes a clock, and per-field calls were most of its cost."""
+    entries, anonymous = clock.entries, clock.anonymous
+    named = {ident for ident, _, _ in entries}
+    for _, _, vals in entries:
+        for sibling in vals:
+            if sibling.node not in named and sibling.node:
+                named.add(sibling.node)
+    for sibling in anonymous:
+        if sibling.node not in named and sibling.node:
+            named.add(sibling.node)
+    ids = sorted(named)
+    index = {ident: k + 1 for k, ident in enumerate(ids)}  # 1 + position: 0 means no node
+    out = bytearray((_MAGIC,))
+    out += _uvarint(len(ids))
     for ident in ids:
-        _put_bytes(out, ident.encode())
-    _put_uvarint(out, len(clock.entries))
-    for ident, n, vals in clock.entries:
-        _put_uvarint(out, index[ident])
-        _put_uvarint(out, n)
+        raw = ident.encode()
+        out += _uvarint(len(raw))
+        out += raw
+    out += _uvarint(len(entries))
+    for ident, n, vals in entries:
+        out += _uvarint(index[ident] - 1)
+        out += _uvarint(n)
         _put_siblings(out, vals, index)
-    _put_siblings(out, clock.anonymous, index)
+    _put_siblings(out, anonymous, index)
     return bytes(out)
 
 
 def decode(data: bytes) -> Clock:
     """Parse `encode`'s output; ValueError on anything malformed."""
-    reader = _Reader(data)
-    if reader.byte() != _MAGIC:
+    try:
+        return _decode(data)
+    except IndexError:
+        raise ValueError("truncated") from None
+
+
+def _decode(data: bytes) -> Clock:
+    """`decode` with one cursor in a local variable (IndexError: data ran out)."""
+    end = len(data)
+    if data[0] != _MAGIC:
         raise ValueError("bad clock magic")
-    ids = [reader.text() for _ in range(reader.count())]
-    if ids != sorted(set(ids)):
+    count, pos = _get_uvarint(data, 1)
+    if count > end - pos:
+        raise ValueError("count past end of data")
+    ids: list[str] = []
+    for _ in range(count):
+        size, pos = _get_uvarint(data, pos)
+        if size > end - pos:
+            raise ValueError("count past end of data")
+        try:
+            ids.append(data[pos : pos + size].decode())
+        except UnicodeDecodeError as exc:
+            raise ValueError("bad utf-8 in id") from exc
+        pos += size
+    if count > 1 and ids != sorted(set(ids)):
         raise ValueError("clock ids must be sorted and distinct")
+    count, pos = _get_uvarint(data, pos)
+    if count > end - pos:
+        raise ValueError("count past end of data")
     entries: list[Entry] = []
-    for _ in range(reader.count()):
-        ident = reader.index(ids)
-        n = reader.uvarint()
-        vals = reader.siblings(ids)
+    for _ in range(count):
+        k, pos = _get_uvarint(data, pos)
+        if k >= len(ids):
+            raise ValueError("id index out of range")
+        ident = ids[k]
+        n, pos = _get_uvarint(data, pos)
+        vals, pos = _get_siblings(data, pos, ids)
         if n < 1 or len(vals) > n:
             raise ValueError("clock entry counter below its live values")
         if entries and entries[-1][0] >= ident:
             raise ValueError("clock entries must be sorted by id")
         entries.append((ident, n, vals))
-    anonymous = reader.siblings(ids)
-    reader.end()
+    anonymous, pos = _get_siblings(data, pos, ids)
+    if pos != end:
+        raise ValueError("trailing bytes")
     return Clock(tuple(entries), anonymous)
+
+
+def blind_update_raw(stored: bytes | None, value: Sibling, node_id: str) -> bytes | None:
+    """``encode(update(new([value], join(local)), local, node_id))`` for a blind write of a
+    value, computed from `stored` (the encoded `local`, None for no record) without building
+    either clock: the shape of nearly every write a Redis client sends, and the general path
+    decodes, syncs and re-encodes a clock for it. The result keeps every id's counter, drops
+    every stored value, and holds `value` under the next dot of `node_id`.
+
+    None when `stored` is not the plain shape handled here (a tombstone among its values, an
+    undotted value, more than MAX_ENTRIES ids afterwards, or bytes `decode` would refuse): the
+    caller then takes the general path, which also applies `prune` and the tombstone rules."""
+    if value.value is None:
+        return None
+    if stored is None:
+        counters: list[tuple[str, int]] = []
+    else:
+        try:
+            found = _plain_counters(stored)
+        except (IndexError, ValueError, UnicodeDecodeError):
+            return None
+        if found is None:
+            return None
+        counters = found
+    for k, (ident, n) in enumerate(counters):
+        if ident == node_id:
+            counters[k] = (ident, n + 1)
+            break
+        if ident > node_id:
+            counters.insert(k, (node_id, 1))
+            break
+    else:
+        counters.append((node_id, 1))
+    if len(counters) > MAX_ENTRIES:
+        return None
+    out = bytearray((_MAGIC,))
+    count = _uvarint(len(counters))
+    out += count
+    for ident, _ in counters:
+        raw = ident.encode()
+        out += _uvarint(len(raw))
+        out += raw
+    out += count
+    for k, (ident, n) in enumerate(counters):
+        out += _uvarint(k)
+        out += _uvarint(n)
+        if ident == node_id:
+            data = value.value
+            out += _ONE_VALUE  # one live value, a value (not a tombstone)
+            out += _uvarint(value.ts_ms)
+            out += _uvarint(k + 1)
+            out += _uvarint(len(data))
+            out += data
+        else:
+            out.append(0)
+    out.append(0)  # no undotted values
+    return bytes(out)
+
+
+def _plain_counters(data: bytes) -> list[tuple[str, int]] | None:
+    """The (id, counter) entries of an encoded clock whose values are all dotted values (no
+    tombstones, nothing undotted); None for any other clock. Errors as `_decode`'s. Varints
+    below 128 (every count and index here) are read inline, the rest with `_get_uvarint`."""
+    end = len(data)
+    if data[0] != _MAGIC:
+        return None
+    count, pos = data[1], 2
+    if count >= 0x80:
+        count, pos = _get_uvarint(data, 1)
+    ids: list[str] = []
+    for _ in range(count):
+        size = data[pos]
+        if size >= 0x80 or size > end - pos - 1:
+            return None
+        raw = data[pos + 1 : pos + 1 + size]
+        ident = _IDS.get(raw)
+        if ident is None:
+            ident = raw.decode()
+            if len(_IDS) < 4096:
+                _IDS[raw] = ident
+        ids.append(ident)
+        pos += 1 + size
+    count = data[pos]
+    pos += 1
+    if count >= 0x80:
+        count, pos = _get_uvarint(data, pos - 1)
+    counters: list[tuple[str, int]] = []
+    for _ in range(count):
+        k = data[pos]
+        if k >= 0x80:
+            return None
+        ident = ids[k]
+        n = data[pos + 1]
+        pos += 2
+        if n >= 0x80:
+            n, pos = _get_uvarint(data, pos - 1)
+        live = data[pos]
+        pos += 1
+        if live >= 0x80 or n < 1 or live > n or (counters and counters[-1][0] >= ident):
+            return None
+        for _ in range(live):
+            if data[pos] != _VALUE:
+                return None
+            pos += 1
+            while data[pos] >= 0x80:  # ts_ms: skipped, not read
+                pos += 1
+            node = data[pos + 1]
+            size = data[pos + 2]
+            pos += 3
+            if node >= 0x80 or node > len(ids):
+                return None
+            if size >= 0x80:
+                size, pos = _get_uvarint(data, pos - 1)
+            pos += size
+        counters.append((ident, n))
+    if data[pos] != 0 or pos + 1 != end:  # undotted values, or trailing bytes
+        return None
+    return counters
+
+
+#: node ids seen in clocks, by their bytes (a cluster has a handful; bounded all the same)
+_IDS: dict[bytes, str] = {}
+
+
+def digest(stored: bytes | None) -> bytes:
+    """A short, collision-resistant name for a stored clock's exact bytes (None: no record).
+    A coordinator sends it with a STORE as the version its write replaced; a replica holding
+    exactly those bytes stores the new clock as sent, since it descends them (messages.py)."""
+    return hashlib.blake2b(stored or b"", digest_size=16).digest()
 
 
 def encode_context(context: Context) -> bytes:
@@ -327,26 +498,86 @@ def decode_context(token: bytes | str) -> Context:
     return tuple(context)
 
 
-def _put_uvarint(out: bytearray, value: int) -> None:
+#: the one-byte varints, ready-made (counts, indexes and small counters are nearly all below 128)
+_SMALL = [bytes((v,)) for v in range(0x80)]
+
+
+def _uvarint(value: int) -> bytes:
+    if value < 0x80:
+        return _SMALL[value]
+    out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
+    return bytes(out)
+
+
+def _put_uvarint(out: bytearray, value: int) -> None:
+    out += _uvarint(value)
 
 
 def _put_bytes(out: bytearray, raw: bytes) -> None:
-    _put_uvarint(out, len(raw))
+    out += _uvarint(len(raw))
     out += raw
 
 
 def _put_siblings(out: bytearray, siblings: tuple[Sibling, ...], index: dict[str, int]) -> None:
-    _put_uvarint(out, len(siblings))
+    out += _uvarint(len(siblings))
     for value, ts_ms, node in siblings:
-        out.append(_TOMBSTONE if value is None else _VALUE)
-        _put_uvarint(out, ts_ms)
-        _put_uvarint(out, index[node] + 1 if node else 0)
-        if value is not None:
-            _put_bytes(out, value)
+        if value is None:
+            out.append(_TOMBSTONE)
+            out += _uvarint(ts_ms)
+            out += _uvarint(index[node] if node else 0)
+        else:
+            out.append(_VALUE)
+            out += _uvarint(ts_ms)
+            out += _uvarint(index[node] if node else 0)
+            out += _uvarint(len(value))
+            out += value
+
+
+def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it); IndexError if the data ends inside it."""
+    byte = data[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    result, shift = byte & 0x7F, 7
+    while True:
+        pos += 1
+        byte = data[pos]
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos + 1
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _get_siblings(data: bytes, pos: int, ids: list[str]) -> tuple[tuple[Sibling, ...], int]:
+    count, pos = _get_uvarint(data, pos)
+    end = len(data)
+    if count > end - pos:
+        raise ValueError("count past end of data")
+    out = []
+    for _ in range(count):
+        kind = data[pos]
+        ts_ms, pos = _get_uvarint(data, pos + 1)
+        node, pos = _get_uvarint(data, pos)
+        if node > len(ids):
+            raise ValueError("sibling node out of range")
+        if kind == _VALUE:
+            size, pos = _get_uvarint(data, pos)
+            if size > end - pos:
+                raise ValueError("count past end of data")
+            value: bytes | None = data[pos : pos + size]
+            pos += size
+        elif kind == _TOMBSTONE:
+            value = None
+        else:
+            raise ValueError("bad sibling kind")
+        out.append(Sibling(value, ts_ms, ids[node - 1] if node else ""))
+    return tuple(out), pos
 
 
 class _Reader:

@@ -18,7 +18,9 @@ Operations (do not rename: peers of another version must still understand them):
     HELLO     node_id, client_addr, cluster_addr      node_id, client_addr, cluster_addr
               (+ cluster_name, nonce, proof / + cluster_name, proof: the handshake block)
     GET       raw_key                                 clock ("" = no record)
-    STORE     raw_key, clock                          -                 (merge with dvv.sync)
+    STORE     raw_key, clock [, base]                 -                 (merge with dvv.sync;
+              base = dvv.digest of the version the coordinator wrote over: a replica holding
+              exactly it stores the clock as sent, since the clock descends it)
     PUT       raw_key, slot, sibling, context ("" = blind), w   -       (coordinate a write)
     SCAN      start, end, limit                       next_start ("" = done), (key, clock)...
     DELRANGE  start, end                              -
@@ -44,7 +46,7 @@ HELLO, GET, STORE, PUT, SCAN, DELRANGE = (
     b"HELLO", b"GET", b"STORE", b"PUT", b"SCAN", b"DELRANGE",
 )
 #: args each operation takes (exactly; -k = at least k); modules add theirs with `register`
-ARITY = {HELLO: 3, GET: 1, STORE: 2, PUT: 7, SCAN: 3, DELRANGE: 2}
+ARITY = {HELLO: 3, GET: 1, STORE: -2, PUT: 7, SCAN: 3, DELRANGE: 2}
 
 
 def register(op: bytes, arity: int) -> bytes:
@@ -155,7 +157,8 @@ def parse_request(frame: list[bytes]) -> Request:
         raise MessageError(f"unknown op {op[:20]!r}")
     got = len(frame) - 2
     if got != want and not (want < 0 and got >= -want):
-        raise MessageError(f"{op.decode()} takes {want} arguments, got {got}")
+        takes = f"at least {-want}" if want < 0 else f"{want}"
+        raise MessageError(f"{op.decode()} takes {takes} arguments, got {got}")
     return Request(op, _int(frame[1], "request id"), frame[2:])
 
 

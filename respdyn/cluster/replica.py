@@ -86,6 +86,25 @@ def merge_step(
 # ---- the service ------------------------------------------------------------------------------
 
 
+class Written:
+    """What `Replica.coordinate` stored: the encoded clock, the `dvv.digest` of the version it
+    replaced (None: replicas must merge it the general way, see `Replica.merge`), and the
+    clock itself, decoded only if asked for (the fast path never builds it)."""
+
+    __slots__ = ("_clock", "base", "encoded")
+
+    def __init__(self, encoded: bytes, base: bytes | None, clock: dvv.Clock | None = None) -> None:
+        self.encoded = encoded
+        self.base = base
+        self._clock = clock
+
+    @property
+    def clock(self) -> dvv.Clock:
+        if self._clock is None:
+            self._clock = dvv.decode(self.encoded)
+        return self._clock
+
+
 def _direct(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
@@ -154,10 +173,16 @@ class Replica:
 
     def coordinate(
         self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
-    ) -> tuple[dvv.Clock, bytes]:
-        """Issue this node's dot for a new write, store it; the new clock and its encoding."""
+    ) -> Written:
+        """Issue this node's dot for a new write, store it; what was written (`Written`)."""
         with self._lock(raw_key):
             stored = self.engine.get(raw_key)
+            if context is None:
+                encoded = dvv.blind_update_raw(stored, value, self.node_id)
+                if encoded is not None:  # a plain value over a plain clock: no decoding
+                    self.offload(self.engine.put, raw_key, encoded)
+                    self._observe(raw_key, stored, encoded)
+                    return Written(encoded, dvv.digest(stored))
             local = None if stored is None else self.live(dvv.decode(stored))
             clock = coordinate_step(
                 local, value, context, self.node_id, self.policy, self.members()
@@ -168,18 +193,29 @@ class Replica:
         # would keep the old one under it (found by the fault harness, kill-restart). Peers and
         # clients learn of it only through the transport's and the listener's writers, which
         # write the WAL out before each batch they send (Transport.before_send, before_reply).
-        return clock, encoded
+        # A base is named only for a value written over a version this node still counts
+        # (not over a purged tombstone, which a replica with another clock might not purge).
+        plain = value.value is not None and (stored is None or local is not None)
+        return Written(encoded, dvv.digest(stored) if plain else None, clock)
 
-    def merge(self, raw_key: bytes, incoming: bytes | dvv.Clock) -> bool:
-        """Merge a clock another replica sent (encoded or not); False if nothing changed."""
+    def merge(
+        self, raw_key: bytes, incoming: bytes | dvv.Clock, base: bytes | None = None
+    ) -> bool:
+        """Merge a clock another replica sent (encoded or not); False if nothing changed.
+
+        `base`: the `dvv.digest` of the version the coordinator wrote `incoming` over. When we
+        hold exactly that version, `incoming` descends it and is what merging would produce,
+        so it is stored as sent (the common case of every replicated write: no decoding)."""
         with self._lock(raw_key):
             stored = self.engine.get(raw_key)
             if isinstance(incoming, bytes):
                 if stored == incoming:
                     return False  # we already hold exactly this (a retry, a repair)
-                if stored is None and self.policy == SIBLINGS:
-                    self.offload(self.engine.put, raw_key, incoming)  # first version: as is
-                    self._observe(raw_key, None, incoming)
+                if (stored is None and self.policy == SIBLINGS) or (
+                    base is not None and base == dvv.digest(stored)
+                ):
+                    self.offload(self.engine.put, raw_key, incoming)  # as is
+                    self._observe(raw_key, stored, incoming)
                     return True
                 incoming = dvv.decode(incoming)
             local = None if stored is None else self.live(dvv.decode(stored))

@@ -94,7 +94,7 @@ class StubNode:
     # -- writes as a client's would arrive -------------------------------------------------
 
     def write(self, key: bytes, value: bytes | None, ts: int = 1) -> bytes:
-        _, encoded = self.replica.coordinate(raw(key), dvv.Sibling(value, ts), None)
+        encoded = self.replica.coordinate(raw(key), dvv.Sibling(value, ts), None).encoded
         return encoded
 
     def clocks(self) -> dict[bytes, bytes]:

@@ -407,3 +407,41 @@ def test_matches_explicit_history_model(data: st.DataObject) -> None:
         assert dots == known[i]
         assert sorted(s.value for s in dvv.values(clocks[i])) == sorted(live[i].values())
         contexts.append((dvv.join(clocks[i]), dots))
+
+
+# ---- the blind-write fast path ----------------------------------------------------------------
+
+
+def _plain(clock: Clock) -> bool:
+    return not clock.anonymous and all(s.value is not None for s in dvv.values(clock))
+
+
+@settings(max_examples=150, deadline=None)
+@given(replica_states(), st.sampled_from(["r0", "r1", "r2", "a", "zz"]))
+def test_blind_update_raw_matches_the_general_path(states: list[Clock], node: str) -> None:
+    value = Sibling(b"new", 10**12 + 7)
+    for clock in [None, *states]:
+        stored = None if clock is None else dvv.encode(clock)
+        written = dvv.new([value], dvv.join(clock or dvv.EMPTY))
+        general = dvv.encode(dvv.update(written, clock, node))
+        fast = dvv.blind_update_raw(stored, value, node)
+        if clock is None or _plain(clock):
+            assert fast == general
+        else:
+            assert fast is None  # a tombstone or an undotted value: the general path decides
+
+
+def test_blind_update_raw_declines_what_it_does_not_handle() -> None:
+    value = Sibling(b"v", 5)
+    assert dvv.blind_update_raw(None, Sibling(None, 5), "n1") is None  # a delete
+    crowded = many([(f"id{k:02d}", 3, 1) for k in range(dvv.MAX_ENTRIES)])
+    assert dvv.blind_update_raw(dvv.encode(crowded), value, "zz") is None  # prune decides
+    good = dvv.encode(crowded)
+    for bad in (good[:-1], good + b"\x00", b"\x00" + good[1:], b""):
+        assert dvv.blind_update_raw(bad, value, "id00") is None
+
+
+def test_digest_names_exact_bytes() -> None:
+    a = dvv.encode(put("v", (), None, "a"))
+    assert dvv.digest(a) == dvv.digest(bytes(a)) != dvv.digest(a + b"\x00")
+    assert len(dvv.digest(None)) == 16 and dvv.digest(None) != dvv.digest(a)

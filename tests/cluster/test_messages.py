@@ -40,7 +40,7 @@ def test_request_round_trip(op, args):
         ([b"GET", b"x1", b"k"], "bad request id"),
         ([b"GET", b"-1", b"k"], "bad request id"),
         ([b"GET", b"1"], "takes 1 arguments, got 0"),
-        ([b"STORE", b"1", b"k"], "takes 2 arguments, got 1"),
+        ([b"STORE", b"1", b"k"], "takes at least 2 arguments, got 1"),
     ],
 )
 def test_bad_requests(frame, error):

@@ -98,7 +98,8 @@ class FakeEngine(dict):
 def test_replica_service_stores_encoded_clocks():
     engine = FakeEngine()
     replica = Replica(engine, "n1")
-    clock, encoded = replica.coordinate(b"k", S(b"a", 1), None)
+    written = replica.coordinate(b"k", S(b"a", 1), None)
+    clock, encoded = written.clock, written.encoded
     assert engine[b"k"] == encoded == dvv.encode(clock)
     assert replica.merge(b"k", encoded) is False  # same bytes: nothing to do
     assert replica.merge(b"k", dvv.encode(B1)) is True
@@ -135,7 +136,7 @@ def test_a_purged_tombstone_is_no_version_and_cannot_hide_newer_writes():
     replica.grace_ms = 1000
     engine[b"k"] = dvv.encode(_tombstone("n1", 5))  # deleted long ago: counter n1 = 2
     assert replica.read(b"k") is None
-    clock, _ = replica.coordinate(b"k", S(b"again", 10**13), None)
+    clock = replica.coordinate(b"k", S(b"again", 10**13), None).clock
     assert values(clock) == [b"again"]  # a fresh history: the old tombstone is not merged in
     other = Replica(FakeEngine(), "n2")
     other.grace_ms = 1000
@@ -151,3 +152,24 @@ def test_without_a_grace_period_tombstones_stay_versions():
     replica = Replica(engine, "n1")
     engine[b"k"] = dvv.encode(_tombstone("n1", 5))
     assert replica.read(b"k") is not None
+
+
+def test_a_write_over_the_same_version_is_stored_as_sent_and_over_another_is_merged():
+    coordinator, in_sync, diverged = (Replica(FakeEngine(), n) for n in ("n1", "n2", "n3"))
+    first = coordinator.coordinate(b"k", S(b"a", 1), None)
+    for replica in (in_sync, diverged):
+        assert replica.merge(b"k", first.encoded, first.base) is True
+    assert diverged.merge(b"k", dvv.encode(B1)) is True  # a concurrent write only n3 has
+    second = coordinator.coordinate(b"k", S(b"c", 3), None)
+    assert second.base == dvv.digest(first.encoded)
+    assert in_sync.merge(b"k", second.encoded, second.base) is True
+    assert in_sync.engine[b"k"] == second.encoded  # as sent: it descends what n2 held
+    assert diverged.merge(b"k", second.encoded, second.base) is True
+    assert sorted(values(diverged.read(b"k"))) == [b"b", b"c"]  # the concurrent one survives
+    assert diverged.merge(b"k", second.encoded, b"\0" * 16) is False  # a wrong base: merged
+
+
+def test_a_delete_names_no_base():
+    replica = Replica(FakeEngine(), "n1")
+    replica.coordinate(b"k", S(b"a", 1), None)
+    assert replica.coordinate(b"k", S(None, 2), None).base is None
