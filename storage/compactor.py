@@ -24,7 +24,6 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from operator import itemgetter
 
 from storage import compaction
 from storage.batch import decode_record
@@ -310,24 +309,32 @@ _U32 = struct.Struct("<I")
 _ONE_PUT_FIXED = _ONE_OP_RECORD.size - 8 + 4  # payload bytes of a one-put record besides k, v
 
 
-def replay_log(spec: LogFlushSpec) -> dict[bytes, tuple[int, bytes]]:
-    """key -> its newest (tag, value) in the sealed log(s) of `spec` (oldest first), each
-    checked against what the engine's memtable held."""
-    newest: dict[bytes, tuple[int, bytes]] = {}
+def replay_log(spec: LogFlushSpec) -> tuple[list[bytes], list[int], list[bytes]]:
+    """The newest (key, tag, value) of every key in the sealed log(s) of `spec` (oldest
+    first), as sorted columns for TableBuilder.add_run, each log checked against what the
+    engine's memtable held."""
+    tags: dict[bytes, int] = {}
+    values: dict[bytes, bytes] = {}
     for log_path, entries, max_seq in (
         *spec.older_logs,
         (spec.log_path, spec.entries, spec.max_seq),
     ):
-        _replay_one(log_path, entries, max_seq, newest)
-    return newest
+        _replay_one(log_path, entries, max_seq, tags, values)
+    keys = sorted(values)
+    return keys, list(map(tags.__getitem__, keys)), list(map(values.__getitem__, keys))
 
 
 def _replay_one(
-    log_path: str, want_entries: int, want_max_seq: int, newest: dict[bytes, tuple[int, bytes]]
+    log_path: str,
+    want_entries: int,
+    want_max_seq: int,
+    tags: dict[bytes, int],
+    values: dict[bytes, bytes],
 ) -> None:
-    """Replay one sealed log into `newest`: key -> its newest (tag, value) (tag = seq << 8 |
-    kind), checked against what the engine's memtable held. A plain dict, not a MemTable:
-    with no snapshot versions to keep, the last write of a key wins.
+    """Replay one sealed log into `tags` and `values`: key -> its newest tag (seq << 8 | kind)
+    and value, checked against what the engine's memtable held. Plain dicts, not a MemTable:
+    with no snapshot versions to keep, the last write of a key wins. Two dicts rather than
+    one of (tag, value) pairs: no pair per record, and the columns come out in two passes.
 
     The frequent record, a batch of one put, is parsed inline (one unpack, one CRC, three
     slices: ~1 us instead of ~2.8 us through LogReader and decode_record); anything else, and
@@ -348,14 +355,16 @@ def _replay_one(
             key_end = pos + _ONE_OP_RECORD.size + klen
             if unpack_u32(data, key_end)[0] != end - key_end - 4:
                 break
-            value = data[key_end + 4 : end]
-            newest[data[pos + _ONE_OP_RECORD.size : key_end]] = (seq << 8 | KIND_PUT, value)
+            key = data[pos + _ONE_OP_RECORD.size : key_end]
+            tags[key] = seq << 8 | KIND_PUT
+            values[key] = data[key_end + 4 : end]
             entries += 1
             max_seq = seq
         else:
             seq, ops = decode_record(data[pos + 8 : end], log_path, pos)
             for kind, key, value in ops:
-                newest[key] = (seq << 8 | kind, value)
+                tags[key] = seq << 8 | kind
+                values[key] = value
                 seq += 1
             entries += len(ops)
             max_seq = seq - 1
@@ -366,7 +375,8 @@ def _replay_one(
                 continue
             seq, ops = decode_record(payload, log_path, offset)
             for kind, key, value in ops:
-                newest[key] = (seq << 8 | kind, value)
+                tags[key] = seq << 8 | kind
+                values[key] = value
                 seq += 1
             entries += len(ops)
             max_seq = seq - 1
@@ -405,13 +415,7 @@ def write_run(
 def run_log_flush(
     spec: LogFlushSpec, new_number: Callable[[], int], path_for: Callable
 ) -> MergeResult:
-    newest = replay_log(spec)
-    keys = sorted(newest)
-    records = list(map(newest.__getitem__, keys))
-    del newest
-    tags = list(map(itemgetter(0), records))
-    values = list(map(itemgetter(1), records))
-    del records
+    keys, tags, values = replay_log(spec)
     return MergeResult(
         write_run(spec.dirpath, keys, tags, values, spec.options, new_number, path_for)
     )

@@ -239,19 +239,45 @@ def _separator(keys_blob: bytes) -> int:
 
 def encode_records(tags: list[int], keys: list[bytes], values: list[bytes]) -> bytes:
     """Serialise parallel lists into a `records` payload (REQUIRES: equal lengths)."""
+    key_ends = list(accumulate(map(len, keys)))
+    value_ends = list(accumulate(map(len, values)))
+    return encode_block(tags, keys, values, key_ends, value_ends)[0]
+
+
+def encode_block(
+    tags: list[int],
+    keys: list[bytes],
+    values: list[bytes],
+    key_ends: list[int],
+    value_ends: list[int],
+    separator_hint: int = -1,
+) -> tuple[bytes, int]:
+    """encode_records with the running key/value length totals given (the builder has the
+    lengths already) -> (payload, separator). `separator_hint`, the separator of the previous
+    block, is tried first: one join and one count instead of a search over byte values and
+    a second join (keys of one table tend to leave the same byte unused). Without a hint the
+    separator is the lowest byte value no key holds."""
     count = len(keys)
-    separator = _separator(b"".join(keys)) if count else NO_SEPARATOR
-    joiner = b"" if separator == NO_SEPARATOR else _SEPARATOR_BYTES[separator]
-    return b"".join(
+    hint = _SEPARATOR_BYTES[separator_hint] if 0 <= separator_hint <= 255 else b""
+    blob = hint.join(keys) if hint and count else b""
+    if blob and blob.count(hint) == count - 1:
+        separator = separator_hint
+    else:
+        joined = b"".join(keys)
+        separator = _separator(joined) if count else NO_SEPARATOR
+        blob = joined if separator == NO_SEPARATOR else _SEPARATOR_BYTES[separator].join(keys)
+    array = _array("I", count)
+    payload = b"".join(
         (
             _HEAD.pack(count, separator),
             _array("Q", count).pack(*tags),
-            _array("I", count).pack(*accumulate(map(len, keys))),
-            _array("I", count).pack(*accumulate(map(len, values))),
-            joiner.join(keys),
+            array.pack(*key_ends),
+            array.pack(*value_ends),
+            blob,
             *values,
         )
     )
+    return payload, separator
 
 
 def decode_records(payload: bytes, path: str = "<block>", offset: int = 0) -> DecodedBlock:

@@ -11,11 +11,11 @@ import contextlib
 import os
 from bisect import bisect_left
 from itertools import accumulate, compress, repeat
-from operator import add, and_, eq, le, ne
+from operator import add, and_, eq, le, lt, ne
 
 from storage.errors import PersistenceError
 from storage.options import Options
-from storage.sstable.block import encode_records, seal_block
+from storage.sstable.block import encode_block, encode_records, seal_block
 from storage.sstable.bloom import build_blocked_filter, build_filter
 from storage.sstable.format import (
     FORMAT_VERSION,
@@ -83,6 +83,8 @@ class TableBuilder:
         self._raw_key_bytes = 0
         self._raw_value_bytes = 0
         self._data_block_bytes = 0
+        #: the last data block's key separator, tried first for the next (encode_block).
+        self._separator = -1
 
     def add(self, key: bytes, seq: int, kind: int, value: bytes) -> None:
         """Append one record.
@@ -137,19 +139,24 @@ class TableBuilder:
             raise ValueError("add_run needs keys, tags and values of one length")
         if not n:
             return
-        distinct, tombstones = self._check_run(keys, tags, values)
+        distinct, tombstones, low, high = self._check_run(keys, tags, values)
         self._tombstones += tombstones
+        self._min_seq = min(self._min_seq, low >> 8)  # per run: _emit_block need not
+        self._max_seq = max(self._max_seq, high >> 8)
         if keys[0] != self._last_key or not self._distinct:
             self._distinct.extend(distinct)
         else:
             self._distinct.extend(distinct[1:])
         self._last_key = keys[-1]
         self._last_seq = tags[-1] >> 8
+        # The lengths are taken once: block sizing, the block's key/value end arrays and the
+        # byte totals all derive from them (three passes of len() each before).
+        key_lens = list(map(len, keys))
+        value_lens = list(map(len, values))
         # cum[i]: block bytes of records 0..i-1, counted as add() counts them.
         cum = list(
             accumulate(
-                map(add, map(add, map(len, keys), map(len, values)), repeat(_RECORD_ARRAY_BYTES)),
-                initial=0,
+                map(add, map(add, key_lens, value_lens), repeat(_RECORD_ARRAY_BYTES)), initial=0
             )
         )
         block_size = self._block_size
@@ -169,13 +176,20 @@ class TableBuilder:
                 self._values.extend(values[start:end])
                 self._flush_block()
             else:
-                self._emit_block(keys[start:end], tags[start:end], values[start:end])
+                self._emit_block(
+                    keys[start:end],
+                    tags[start:end],
+                    values[start:end],
+                    key_lens[start:end],
+                    value_lens[start:end],
+                )
             start = end
 
     def _check_run(
         self, keys: list[bytes], tags: list[int], values: list[bytes]
-    ) -> tuple[list[bytes], int]:
-        """add()'s checks over a whole run -> (its distinct keys, its tombstone count)."""
+    ) -> tuple[list[bytes], int, int, int]:
+        """add()'s checks over a whole run -> (its distinct keys, its tombstone count, its
+        lowest and highest tag)."""
         first, last_key = keys[0], self._last_key
         first_seq = tags[0] >> 8
         if first <= last_key and (first < last_key or first_seq >= self._last_seq):
@@ -184,11 +198,11 @@ class TableBuilder:
                 f"{self._last_seq}); REQUIRES key ascending, then seq descending"
             )
         nexts = keys[1:]
-        if not all(map(le, keys, nexts)):
-            i = next(i for i, (a, b) in enumerate(zip(keys, nexts, strict=False)) if a > b)
-            raise ValueError(f"records out of order: {nexts[i]!r} after {keys[i]!r}")
         distinct = keys
-        if any(map(eq, keys, nexts)):
+        if not all(map(lt, keys, nexts)):  # else the usual run: one version per key
+            if not all(map(le, keys, nexts)):
+                i = next(i for i, (a, b) in enumerate(zip(keys, nexts, strict=False)) if a > b)
+                raise ValueError(f"records out of order: {nexts[i]!r} after {keys[i]!r}")
             for i in compress(range(len(nexts)), map(eq, keys, nexts)):
                 if tags[i] >> 8 <= tags[i + 1] >> 8:
                     raise ValueError(
@@ -196,7 +210,8 @@ class TableBuilder:
                         f"{tags[i] >> 8}; REQUIRES key ascending, then seq descending"
                     )
             distinct = [first, *compress(nexts, map(ne, keys, nexts))]
-        if min(tags) < 0 or max(tags) >= SEQ_LIMIT << 8:
+        low, high = min(tags), max(tags)
+        if low < 0 or high >= SEQ_LIMIT << 8:
             raise ValueError("seq outside 0..2**56-1")
         kinds = bytes(map(and_, tags, repeat(0xFF)))
         if kinds.translate(None, bytes((KIND_DELETE, KIND_PUT))):
@@ -204,7 +219,7 @@ class TableBuilder:
         tombstones = kinds.count(KIND_DELETE)
         if tombstones and any(map(len, compress(values, kinds.translate(_TOMBSTONE_FLAGS)))):
             raise ValueError("a tombstone's value must be b''")
-        return distinct, tombstones
+        return distinct, tombstones, low, high
 
     def estimated_size(self) -> int:
         """Bytes written so far plus the pending block (uncompressed) and index/filter."""
@@ -281,14 +296,30 @@ class TableBuilder:
         self._values = []
         self._pending = 0
 
-    def _emit_block(self, keys: list[bytes], tags: list[int], values: list[bytes]) -> None:
-        """Write one data block of these records and index it."""
+    def _emit_block(
+        self,
+        keys: list[bytes],
+        tags: list[int],
+        values: list[bytes],
+        key_lens: list[int] | None = None,
+        value_lens: list[int] | None = None,
+    ) -> None:
+        """Write one data block of these records and index it. add_run passes the records'
+        lengths and has accounted for their seqs; add()'s pending block passes neither."""
+        if key_lens is None:
+            key_ends = list(accumulate(map(len, keys)))
+            value_ends = list(accumulate(map(len, values)))
+            self._min_seq = min(self._min_seq, min(tags) >> 8)
+            self._max_seq = max(self._max_seq, max(tags) >> 8)
+        else:
+            key_ends = list(accumulate(key_lens))
+            value_ends = list(accumulate(value_lens))
         self._entries += len(keys)
-        self._raw_key_bytes += sum(map(len, keys))
-        self._raw_value_bytes += sum(map(len, values))
-        self._min_seq = min(self._min_seq, min(tags) >> 8)
-        self._max_seq = max(self._max_seq, max(tags) >> 8)
-        payload = encode_records(tags, keys, values)
+        self._raw_key_bytes += key_ends[-1]
+        self._raw_value_bytes += value_ends[-1]
+        payload, self._separator = encode_block(
+            tags, keys, values, key_ends, value_ends, self._separator
+        )
         handle = self._write_block(payload, self._compress)
         self._data_block_bytes += handle.size + TRAILER_SIZE
         self._index_keys.append(keys[-1])
