@@ -59,6 +59,11 @@ def split_expiry_key(raw: bytes) -> tuple[int, bytes]:
     return _WHEN.unpack_from(raw, 1)[0], raw[9:]
 
 
+def expiry_index_range() -> tuple[bytes, bytes]:
+    """[start, end) of every expiry entry, due or not."""
+    return EXPIRY, bytes([EXPIRY[0] + 1])
+
+
 def expiry_range(until_ms: int) -> tuple[bytes, bytes]:
     """[start, end) of expiry entries due at or before `until_ms`."""
     return EXPIRY, EXPIRY + _WHEN.pack(until_ms + 1)

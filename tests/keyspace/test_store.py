@@ -133,3 +133,26 @@ def test_put_many_falls_back_to_one_write_per_key(tmp_path):
     assert written == [b"a", b"b"]
     assert ks.get_string(0, b"b") == b"2"
     engine.close()
+
+
+def test_active_expiry_skips_the_index_until_something_is_due(tmp_path):
+    """The cycle runs hz times a second: with nothing due it must not scan (the scan made
+    the memtable merge its pending keys every time), yet never miss a key that becomes due."""
+    engine = storage.open(str(tmp_path / "db"))
+    store = LocalStore(engine)
+    now = 1_000_000
+    key, later = layout.data_key(0, b"k"), layout.data_key(0, b"later")
+    store.write(later, Sibling(Kind.STRING, b"x", expire_at=now + 500), None)
+    assert store.expire_due(now, limit=100) == 0  # scans once: learns the next due time
+    scans = []
+    real_scan = engine.scan
+    engine.scan = lambda *a, **kw: scans.append(a) or real_scan(*a, **kw)  # count, not mock
+    assert store.expire_due(now + 100, limit=100) == 0
+    assert scans == []  # nothing due before now + 500: no scan
+    store.write(key, Sibling(Kind.STRING, b"x", expire_at=now + 200), None)  # due sooner
+    assert store.expire_due(now + 200, limit=100) == 1
+    assert store.read(key) is None and len(scans) == 1
+    assert store.expire_due(now + 499, limit=100) == 0 and len(scans) == 1
+    assert store.expire_due(now + 500, limit=100) == 1
+    assert store.read(later) is None
+    engine.close()
