@@ -10,7 +10,10 @@ Two modes, chosen by the engine from Options.fsync:
     second of acknowledged writes, which these policies already allow for an OS crash.
 
 Concurrency: one appender at a time (the engine's group-commit leader); `flush`/`sync` may run on
-the syncer thread meanwhile. The buffer and file descriptor are guarded by `_lock`, so a sync
+the syncer thread meanwhile. The buffer is guarded by `_lock`; the fdatasync itself runs outside
+it (Redis' everysec fsyncs on a background thread while the main thread keeps writing), so an
+append never waits behind a disk flush: holding `_lock` through it stalled the server's event
+loop for the length of an fsync once a second. `_sync_lock` orders syncs and close, so a sync
 never hits a closed (or reused) descriptor.
 """
 
@@ -29,6 +32,7 @@ class LogWriter:
     def __init__(self, path: str, magic: int, *, fsync_dir: bool = True, buffer_bytes: int = 0):
         self.path = path
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # held through fdatasync and close (see above)
         self._buffer_bytes = buffer_bytes
         self._buf: list[bytes] = []
         self._buffered = 0
@@ -75,15 +79,19 @@ class LogWriter:
         return self._buffered
 
     def sync(self) -> None:
-        """Flush and fsync. A failure is final: the caller must stop acknowledging writes."""
-        with self._lock:
-            self._flush_locked()
-            if self._fd is None or not self.unsynced:
-                return
-            self.unsynced = False
+        """Flush and fsync everything appended before the call (appends made meanwhile wait for
+        the next sync). A failure is final: the caller must stop acknowledging writes."""
+        with self._sync_lock:
+            with self._lock:
+                self._flush_locked()
+                fd = self._fd
+                if fd is None or not self.unsynced:
+                    return
+                self.unsynced = False  # an append during the fdatasync sets it again
             try:
-                _datasync(self._fd)
+                _datasync(fd)
             except OSError as exc:
+                self.unsynced = True
                 raise PersistenceError(f"fsync of {self.path} failed: {exc}") from exc
 
     def close(self, *, sync: bool = True) -> None:
@@ -93,7 +101,7 @@ class LogWriter:
             else:
                 self.flush()
         finally:
-            with self._lock:
+            with self._sync_lock, self._lock:
                 if self._fd is not None:
                     os.close(self._fd)
                     self._fd = None
