@@ -80,10 +80,10 @@ class Dispatcher:
         session.last_command = name = plan.name
         args = argv[1:]
         started = _perf_counter()
-        held = None
+        held = one = None
         if plan.lock:
             if plan.lock == _FIRST_KEY:
-                held = self.keylocks.acquire(session.db, args[:1])
+                one = self.keylocks.acquire_one(session.db, args[0])
             elif keys := plan.spec.keys.keys_in_args(args):
                 held = self.keylocks.acquire(session.db, keys)
         try:
@@ -93,7 +93,9 @@ class Dispatcher:
         except Exception as exc:
             reply = _reply_for(name, exc)
         finally:
-            if held is not None:
+            if one is not None:
+                self.keylocks.release_one(one)
+            elif held is not None:
                 self.keylocks.release(held)
         stats = self.stats
         entry = stats.commands.get(name)

@@ -39,6 +39,23 @@ class KeyLocks:
                 held[name] = None
         return names
 
+    def acquire_one(self, db: int, key: bytes) -> Name:
+        """`acquire` of one key (SET, INCR...: most write commands), without the lists."""
+        name = (db, key)
+        held = self._held
+        if name in held:
+            self._wait(name)
+        else:
+            held[name] = None
+        return name
+
+    def release_one(self, name: Name) -> None:
+        held = self._held
+        if held[name] is None:
+            del held[name]  # nobody waits: the common case
+        else:
+            self._hand_over(name)
+
     def release(self, names: list[Name]) -> None:
         for name in reversed(names):
             self._hand_over(name)
