@@ -257,14 +257,23 @@ class Engine:
     # ------------------------------------------------------------------ public API: reads
 
     def get(self, key: bytes) -> bytes | None:
-        e = self._mem.get(key)
+        # The memtables' newest entries are read straight from their dicts (MemTable.get
+        # without a snapshot), and the tables are tried once before `_get_unpinned`'s retry
+        # loop: a point read is the hottest path there is, and each call layer cost ~0.1 us
+        # of a ~1.2 us read miss.
+        e = self._mem._data.get(key)
         if e is None:
             for imm in self._imms:  # newest first
-                e = imm.get(key)
+                e = imm._data.get(key)
                 if e is not None:
                     break
             else:
-                e = self._get_unpinned(key, MAX_SEQ)
+                if self._closed:
+                    raise ClosedError(f"storage {self.path} is closed")
+                try:
+                    e = self._get_from_tables(key, MAX_SEQ, self._version)
+                except FileNotFoundError:  # a compaction retired a file meanwhile
+                    e = self._get_unpinned(key, MAX_SEQ)
         if e is None or e[1] == KIND_DELETE:
             return None
         return e[2]
