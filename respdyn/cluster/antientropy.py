@@ -163,8 +163,7 @@ class Trees:
         p = self.partition_of(raw_key)
         tree = self.trees.get(p) if p is not None else None
         if tree is not None:
-            old_hash = None if old is None else merkle.version_hash(old)
-            tree.update(raw_key, old_hash, merkle.version_hash(new))
+            tree.update(raw_key, old, new)  # the encoded clocks are the versions
 
     def range_deleted(self, start: bytes, end: bytes) -> None:
         """Replica range observer: the partitions overlapping [start, end) rebuild."""
@@ -210,7 +209,7 @@ class Trees:
         self.trees[partition] = tree
         for scan in scans:
             for key, raw in _paced(scan):
-                tree.add(key, merkle.version_hash(raw))
+                tree.add(key, raw)
         return tree
 
     def wait_ready(self, partition: int, deadline: float) -> bool:

@@ -19,11 +19,12 @@ whose `segment_of` is wanted (`by_segment`).
 Layout. ``segments`` leaves (default 1024 = 32**2), inner nodes of ``fanout`` (default 32)
 children, so levels are: 0 = the root, 1 = 32 nodes, 2 = the 1024 leaf segments. A key belongs to
 segment ``crc32(key) mod segments`` (independent of the ring's slot hash, so the keys of one
-partition spread over all its segments). A leaf's hash is the XOR of ``blake2b-64(version_hash +
-key)`` over its keys, where ``version_hash = blake2b-64(encoded clock)``: order-free and updatable
-in O(1) (remove the old term, add the new); an inner node's hash is ``blake2b-64`` of its
+partition spread over all its segments). A leaf's hash is the XOR of ``blake2b-64(len(version) +
+version + key)`` over its keys, where ``version`` is the key's encoded clock as stored (canonical,
+so replicas holding the same clock agree; a 4-byte big-endian length first): order-free and
+updatable in O(1) (remove the old term, add the new); an inner node's hash is ``blake2b-64`` of its
 children's hashes concatenated. Hashes are 8 bytes; two different segments collide with probability
-2**-64 per comparison. A caller that passes a wrong old hash corrupts its leaf until the next
+2**-64 per comparison. A caller that passes a wrong old version corrupts its leaf until the next
 rebuild: the leaf then differs from every peer's, so an exchange compares that segment's keys each
 time (wasted work, never a missed difference).
 
@@ -57,11 +58,14 @@ def _h64(*parts: bytes) -> bytes:
     return digest.digest()
 
 
-def _term(key: bytes, version_hash: bytes) -> int:
-    """One key's contribution to its leaf. The version hash is always 8 bytes, so putting it
-    first makes the concatenation unambiguous: one hash call per term (this runs on every
-    replica write, twice)."""
-    return int.from_bytes(blake2b(version_hash + key, digest_size=8).digest(), "big")
+def _term(key: bytes, version: bytes) -> int:
+    """One key's contribution to its leaf: one hash of (version, key), length-prefixed so the
+    concatenation is unambiguous whatever the version's length. The trees of anti-entropy pass
+    the stored encoded clock itself as the version (hashing it first was a second blake2b call
+    per term, and every replica write computes two terms)."""
+    return int.from_bytes(
+        blake2b(len(version).to_bytes(4, "big") + version + key, digest_size=8).digest(), "big"
+    )
 
 
 def version_hash(encoded_clock: bytes) -> bytes:
@@ -99,7 +103,8 @@ class MerkleTree:
         return crc32(key) % self.segments
 
     def update(self, key: bytes, old: bytes | None, new: bytes | None) -> None:
-        """`key` went from version hash `old` to `new` (None = absent on that side)."""
+        """`key` went from version `old` to `new` (None = absent on that side): opaque bytes,
+        the encoded clocks for anti-entropy's trees."""
         if old == new:
             return
         seg = self.segment_of(key)
@@ -113,9 +118,9 @@ class MerkleTree:
         self._leaves[seg] = leaf
         self._mark(seg)
 
-    def add(self, key: bytes, version_hash: bytes) -> None:
+    def add(self, key: bytes, version: bytes) -> None:
         """A key found by a build's scan (not in the tree yet)."""
-        self.update(key, None, version_hash)
+        self.update(key, None, version)
 
     def _mark(self, seg: int) -> None:
         index = seg
