@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import gevent
@@ -180,7 +181,7 @@ class _Write:
         self.encoded = encoded
         self.base = base  #: digest of the version replaced (Replica.merge's fast path)
         self.prefs = prefs
-        self.taken = set(prefs)  # nodes already holding (or asked to hold) a copy
+        self.taken: set[str] | None = None  # nodes holding or asked for a copy, once hinting
         self.tally = quorum.Tally(len(prefs), put.w)
         self.tally.add(coordinator.node_id, True)
         self.done = Event()
@@ -194,7 +195,7 @@ class _Write:
             if c.membership.is_down(node):
                 self.hint(node)
             else:
-                live.append((node, self._on_store(node)))
+                live.append((node, partial(self._stored, node)))
         if live:
             args = [self.put.raw_key, self.encoded]
             if self.base is not None:
@@ -208,18 +209,18 @@ class _Write:
         if outcome is not quorum.Outcome.PENDING or self.tally.pending == 0:
             self.done.set()
 
-    def _on_store(self, node: str) -> Callable[[m.Reply | None], None]:
-        def on_reply(reply: m.Reply | None) -> None:
-            if reply is not None and reply.ok:
-                self._record(node, True)
-            else:
-                self.hint(node)
-
-        return on_reply
+    def _stored(self, node: str, reply: m.Reply | None) -> None:
+        """`node`'s answer to its STORE (bound per node with functools.partial)."""
+        if reply is not None and reply.ok:
+            self._record(node, True)
+        else:
+            self.hint(node)
 
     def hint(self, intended: str) -> None:
         """Give `intended`'s copy to a stand-in; failing that, keep the hint here."""
         c = self.coordinator
+        if self.taken is None:
+            self.taken = set(self.prefs)
         stand_in = c.stand_in(self.put.slot, self.taken)
         if stand_in is None:
             c.hints.add(intended, self.put.raw_key, self.encoded)

@@ -231,11 +231,15 @@ class Link:
     def _read(self, sock: Any, decoder: m.Decoder) -> None:
         try:
             while True:
+                pending = self.pending
                 for frame in decoder.frames():
                     reply = m.parse_reply(frame)
-                    entry = self.pending.pop(reply.id, None)
+                    entry = pending.pop(reply.id, None)
                     if entry is not None:
-                        _answer(entry[1], reply)
+                        try:  # _answer, inlined: this runs for every reply
+                            entry[1](reply)
+                        except Exception:
+                            log.exception("inter-node reply callback failed")
                 data = sock.recv(RECV_SIZE)
                 if not data:
                     break
