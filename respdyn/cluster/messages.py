@@ -137,8 +137,11 @@ class Decoder:
                 raise MessageError(f"bad frame: {exc}") from None
             if frame is False:
                 return
-            if type(frame) is not list or not frame or any(type(x) is not bytes for x in frame):
+            if type(frame) is not list or not frame:
                 raise MessageError("a frame must be a non-empty array of bulk strings")
+            for part in frame:  # a loop, not any(genexpr): this runs for every frame
+                if type(part) is not bytes:
+                    raise MessageError("a frame must be a non-empty array of bulk strings")
             yield frame
 
 

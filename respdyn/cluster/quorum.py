@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Outcome(enum.Enum):
@@ -33,9 +33,9 @@ class Outcome(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One node's answer: success or not, its payload, and whose hint it holds (if a stand-in)."""
+class Answer(NamedTuple):
+    """One node's answer: success or not, its payload, and whose hint it holds (if a stand-in).
+    A NamedTuple: every write builds N of them, and a frozen dataclass's init cost 2x more."""
 
     node: str
     ok: bool
