@@ -324,6 +324,19 @@ def replay_log(spec: LogFlushSpec) -> tuple[list[bytes], list[int], list[bytes]]
     return keys, list(map(tags.__getitem__, keys)), list(map(values.__getitem__, keys))
 
 
+def _replay_ops(
+    tags: dict[bytes, int], values: dict[bytes, bytes], seq: int,
+    ops: list[tuple[int, bytes, bytes]],
+) -> int:
+    """Record a replayed batch's ops (a later write of a key replaces an earlier one); returns
+    the batch's last sequence number."""
+    for kind, key, value in ops:
+        tags[key] = seq << 8 | kind
+        values[key] = value
+        seq += 1
+    return seq - 1
+
+
 def _replay_one(
     log_path: str,
     want_entries: int,
@@ -362,24 +375,16 @@ def _replay_one(
             max_seq = seq
         else:
             seq, ops = decode_record(data[pos + 8 : end], log_path, pos)
-            for kind, key, value in ops:
-                tags[key] = seq << 8 | kind
-                values[key] = value
-                seq += 1
+            max_seq = _replay_ops(tags, values, seq, ops)
             entries += len(ops)
-            max_seq = seq - 1
         pos = end
     if pos != size:  # not a clean end: let the reader find and name what is wrong
         for offset, payload in LogReader(log_path, WAL_MAGIC, tail_ok=False).records():
             if offset < pos:
                 continue
             seq, ops = decode_record(payload, log_path, offset)
-            for kind, key, value in ops:
-                tags[key] = seq << 8 | kind
-                values[key] = value
-                seq += 1
+            max_seq = _replay_ops(tags, values, seq, ops)
             entries += len(ops)
-            max_seq = seq - 1
     if entries != want_entries or max_seq != want_max_seq:
         raise CorruptionError(
             log_path,
