@@ -258,31 +258,18 @@ def prune(clock: Clock, members: Collection[str], max_entries: int = MAX_ENTRIES
 
 
 def encode(clock: Clock) -> bytes:
-    """The bytes of `clock` (grammar above). Written out inline rather than through helpers:
-    every replicated write encodes a clock, and per-field calls were most of its cost."""
-    entries, anonymous = clock.entries, clock.anonymous
-    named = {ident for ident, _, _ in entries}
-    for _, _, vals in entries:
-        for sibling in vals:
-            if sibling.node not in named and sibling.node:
-                named.add(sibling.node)
-    for sibling in anonymous:
-        if sibling.node not in named and sibling.node:
-            named.add(sibling.node)
-    ids = sorted(named)
-    index = {ident: k + 1 for k, ident in enumerate(ids)}  # 1 + position: 0 means no node
-    out = bytearray((_MAGIC,))
-    out += _uvarint(len(ids))
+    ids = sorted({i for i, _, _ in clock.entries} | {s.node for s in values(clock) if s.node})
+    index = {ident: k for k, ident in enumerate(ids)}
+    out = bytearray([_MAGIC])
+    _put_uvarint(out, len(ids))
     for ident in ids:
-        raw = ident.encode()
-        out += _uvarint(len(raw))
-        out += raw
-    out += _uvarint(len(entries))
-    for ident, n, vals in entries:
-        out += _uvarint(index[ident] - 1)
-        out += _uvarint(n)
+        _put_bytes(out, ident.encode())
+    _put_uvarint(out, len(clock.entries))
+    for ident, n, vals in clock.entries:
+        _put_uvarint(out, index[ident])
+        _put_uvarint(out, n)
         _put_siblings(out, vals, index)
-    _put_siblings(out, anonymous, index)
+    _put_siblings(out, clock.anonymous, index)
     return bytes(out)
 
 
@@ -523,18 +510,13 @@ def _put_bytes(out: bytearray, raw: bytes) -> None:
 
 
 def _put_siblings(out: bytearray, siblings: tuple[Sibling, ...], index: dict[str, int]) -> None:
-    out += _uvarint(len(siblings))
+    _put_uvarint(out, len(siblings))
     for value, ts_ms, node in siblings:
-        if value is None:
-            out.append(_TOMBSTONE)
-            out += _uvarint(ts_ms)
-            out += _uvarint(index[node] if node else 0)
-        else:
-            out.append(_VALUE)
-            out += _uvarint(ts_ms)
-            out += _uvarint(index[node] if node else 0)
-            out += _uvarint(len(value))
-            out += value
+        out.append(_TOMBSTONE if value is None else _VALUE)
+        _put_uvarint(out, ts_ms)
+        _put_uvarint(out, index[node] + 1 if node else 0)
+        if value is not None:
+            _put_bytes(out, value)
 
 
 def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
