@@ -23,6 +23,7 @@ from respdyn.commands.context import Context
 from respdyn.commands.registry import CommandTable
 from respdyn.keyspace import layout
 from respdyn.keyspace.crdt import counter
+from respdyn.keyspace.crdt.codec import read_uvarint, uvarint
 from respdyn.keyspace.keyspace import Entry, Keyspace
 from respdyn.keyspace.record import Kind
 from respdyn.protocol.reply import OK, Map
@@ -254,33 +255,16 @@ _own_prefixes: dict[bytes, bytes] = {}
 def _own_prefix(node: bytes) -> bytes:
     prefix = _own_prefixes.get(node)
     if prefix is None:
-        prefix = _own_prefixes[node] = _OWN_HEAD + _uvarint(len(node)) + node
+        prefix = _own_prefixes[node] = _OWN_HEAD + uvarint(len(node)) + node
     return prefix
-
-
-def _uvarint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
     """(value, next position); (-1, pos) if the data ends inside the varint."""
-    n = shift = 0
-    size = len(data)
-    while pos < size:
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if b < 0x80:
-            return n, pos
-        shift += 7
-    return -1, pos
+    try:
+        return read_uvarint(data, pos)
+    except IndexError:
+        return -1, pos
 
 
 def own_counter(payload: bytes, prefix: bytes) -> tuple[int, int] | None:
@@ -297,7 +281,7 @@ def own_counter(payload: bytes, prefix: bytes) -> tuple[int, int] | None:
 
 def encode_own_counter(prefix: bytes, p: int, n: int) -> bytes:
     """`counter.encode` of the one-entry counter (p, n) of the node of `prefix`."""
-    return prefix + _uvarint(p) + _uvarint(n)
+    return prefix + uvarint(p) + uvarint(n)
 
 
 def incr_by(ctx: Context, session: Session, key: bytes, delta: int) -> int:

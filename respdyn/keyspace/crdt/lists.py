@@ -45,6 +45,8 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from respdyn.keyspace.crdt.codec import read_uvarint
+
 FORMAT = 0x01  #: first byte of an encoded list (do not renumber)
 STEP = 1 << 16  #: digit gap between consecutive pushes, room for LINSERT midpoints
 FLAG_REWRITTEN = 1
@@ -272,18 +274,6 @@ def encode(value: ListValue) -> bytes:
     return bytes(head + body)
 
 
-def _read(data: bytes, pos: int) -> tuple[int, int]:
-    """(varint at pos, position after it)."""
-    n = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        n |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return n, pos
-        shift += 7
-
-
 def decode(data: bytes) -> ListValue:
     if not data or data[0] != FORMAT:
         raise ListFormatError(f"not a list payload (format byte {data[:1]!r})")
@@ -296,7 +286,7 @@ def decode(data: bytes) -> ListValue:
 
 def _decode(data: bytes) -> ListValue:
     """The decoding loop, with varints read inline (this runs for every list command)."""
-    read = _read
+    read = read_uvarint
     count, pos = read(data, 1)
     nodes = []
     for _ in range(count):
