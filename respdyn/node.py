@@ -283,6 +283,8 @@ class Node:
             port=self.config.port,
             proto_max_bulk_len=self.config.proto_max_bulk_len,
             client_query_buffer_limit=self.config.client_query_buffer_limit,
+            # a coordinator waits for replicas, fsync=always for the disk: not in the loop
+            inline_commands=self.cluster is None and offload is None,
         )
         self._apply_runtime_settings(settings)
         self.config.watch(lambda: self._apply_runtime_settings(settings))

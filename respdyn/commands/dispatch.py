@@ -36,13 +36,14 @@ class _Plan:
     name spelling instead of per request: the spec's properties (`locks_keys`, `keys`) are
     derived values, and reading them on every request cost more than the handler of a GET."""
 
-    __slots__ = ("arity", "handler", "lock", "name", "spec")
+    __slots__ = ("arity", "handler", "inline", "lock", "name", "spec")
 
     def __init__(self, spec: CommandSpec) -> None:
         self.spec = spec
         self.name = spec.name
         self.handler = spec.handler
         self.arity = spec.arity
+        self.inline = not spec.may_wait  #: may run in the event loop's callback (`inline`)
         keys = spec.keys
         if not spec.locks_keys:
             self.lock = _NO_LOCKS
@@ -76,27 +77,62 @@ class Dispatcher:
         argc, arity = len(argv), plan.arity
         if argc != arity and (arity >= 0 or argc < -arity):
             return self._execute(session, argv)
+        args = argv[1:]
+        if not plan.lock:
+            return self._call(plan, session, args)
+        if plan.lock == _FIRST_KEY:
+            one = self.keylocks.acquire_one(session.db, args[0])
+            try:
+                return self._call(plan, session, args)
+            finally:
+                self.keylocks.release_one(one)
+        held = self.keylocks.acquire(session.db, keys) if (
+            keys := plan.spec.keys.keys_in_args(args)) else None
+        try:
+            return self._call(plan, session, args)
+        finally:
+            if held is not None:
+                self.keylocks.release(held)
+
+    __call__ = execute  # the connection calls the dispatcher: no extra frame per request
+
+    def inline(self, session: Session, argv: list[bytes]) -> Any:
+        """`execute` for a request the connection runs in the event loop's own callback, with
+        no greenlet switch (see respdyn/server/connection.py): the reply, or NotImplemented
+        when the request must run in the client's greenlet instead. That is every request
+        `execute` would send down its general path, a command that may wait (blocking pops,
+        DEBUG SLEEP), and a write to a key whose lock another client's command holds (an
+        EXEC waiting in DEBUG SLEEP). A command run here cannot be interleaved with any other
+        (it cannot switch greenlets), so it takes no key lock of its own.
+
+        Only for a node whose commands never wait for I/O: one node, fsync other than always
+        (the node decides; a cluster's coordinator waits for its replicas)."""
+        plan = self._plans.get(argv[0])
+        if plan is None or not plan.inline or session.extra or not session.authenticated:
+            return NotImplemented
+        argc, arity = len(argv), plan.arity
+        if argc != arity and (arity >= 0 or argc < -arity):
+            return NotImplemented
+        args = argv[1:]
+        if plan.lock and self.keylocks:  # someone holds a lock: is it one of ours?
+            db = session.db
+            keys = [args[0]] if plan.lock == _FIRST_KEY else plan.spec.keys.keys_in_args(args)
+            if any(self.keylocks.held(db, key) for key in keys):
+                return NotImplemented
+        self.stats.total_commands_processed += 1
+        return self._call(plan, session, args)
+
+    def _call(self, plan: _Plan, session: Session, args: list[bytes]) -> Any:
+        """Run a fast-path command: the handler, its statistics, its errors as replies."""
         session.last_interaction = _monotonic()  # Session.touch, inlined
         session.last_command = name = plan.name
-        args = argv[1:]
         started = _perf_counter()
-        held = one = None
-        if plan.lock:
-            if plan.lock == _FIRST_KEY:
-                one = self.keylocks.acquire_one(session.db, args[0])
-            elif keys := plan.spec.keys.keys_in_args(args):
-                held = self.keylocks.acquire(session.db, keys)
         try:
             reply = plan.handler(self.ctx, session, args)  # type: ignore[misc]
         except ReplyError as exc:
             reply = exc
         except Exception as exc:
             reply = _reply_for(name, exc)
-        finally:
-            if one is not None:
-                self.keylocks.release_one(one)
-            elif held is not None:
-                self.keylocks.release(held)
         stats = self.stats
         entry = stats.commands.get(name)
         if entry is None:
@@ -107,8 +143,6 @@ class Dispatcher:
             entry.failed_calls += 1
             stats.total_error_replies += 1
         return reply
-
-    __call__ = execute  # the connection calls the dispatcher: no extra frame per request
 
     def _execute(self, session: Session, argv: list[bytes]) -> Any:
         """The general path of `execute` (its counter already counted)."""

@@ -39,6 +39,7 @@ class CommandTable:
         arguments: tuple[tuple[str, str, str], ...] = (),
         support: str = "identical",
         note: str = "",
+        yields: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Declare `name` (or `container|sub`) with the decorated function as its handler."""
 
@@ -56,6 +57,7 @@ class CommandTable:
                 arguments=arguments,
                 support=support,
                 note=note,
+                yields=yields,
             )
             self._add(spec)
             return handler

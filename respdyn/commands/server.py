@@ -658,6 +658,7 @@ _DEBUG: dict[bytes, tuple[int, Callable[[Context, list[bytes]], Any]]] = {
     arguments=(("subcommand", "string", ""), ("argument", "string", "optional multiple")),
     support="differs",
     note="only SLEEP and HELP; enabled (Redis 7 refuses DEBUG unless enable-debug-command)",
+    yields=True,
 )
 def debug(ctx: Context, session: Session, args: list[bytes]) -> Any:
     """DEBUG is one command in Redis (not a container): its words are parsed by the handler."""

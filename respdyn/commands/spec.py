@@ -78,6 +78,9 @@ class CommandSpec:
     support: str = "identical"
     note: str = ""
     subcommands: dict[str, CommandSpec] = field(default_factory=dict)
+    #: the handler may wait for other greenlets even on a single node (DEBUG SLEEP); such a
+    #: command, like a blocking one, never runs in the event loop's callback (connection.py)
+    yields: bool = False
 
     @property
     def locks_keys(self) -> bool:
@@ -91,6 +94,11 @@ class CommandSpec:
             raise ValueError(f"{self.name}: unknown flags {sorted(unknown)}")
         if self.support not in SUPPORT_LEVELS:
             raise ValueError(f"{self.name}: support must be one of {SUPPORT_LEVELS}")
+
+    @property
+    def may_wait(self) -> bool:
+        """May switch greenlets on a single node: blocking pops and `yields` commands."""
+        return self.yields or "blocking" in self.flags
 
     @property
     def is_container(self) -> bool:

@@ -84,5 +84,9 @@ class KeyLocks:
         else:
             del self._held[name]
 
+    def held(self, db: int, key: bytes) -> bool:
+        """Is `key`'s lock taken (by anyone)?"""
+        return (db, key) in self._held
+
     def __len__(self) -> int:
         return len(self._held)

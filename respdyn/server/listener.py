@@ -59,6 +59,9 @@ class ServerSettings:
     idle_timeout: float = 0
     stop_timeout: float = 5.0  #: seconds busy connections get to finish on shutdown
     backlog: int = 511  #: Redis' tcp-backlog
+    #: run requests in the event loop's callback where the dispatcher allows (connection.py):
+    #: only for a node whose commands never wait for I/O (one node, fsync not always)
+    inline_commands: bool = False
 
 
 class Listener(StreamServer):

@@ -113,6 +113,24 @@ class App:
         return "a str is not a reply"
 
 
+class InlineApp(App):
+    """The test dispatcher with `inline`, as the real one has on a single node: the listener
+    then runs requests in the event loop's callback (see respdyn/server/connection.py).
+    WAIT blocks and KILL may kill its own client, so they run in the client's greenlet."""
+
+    GREENLET_ONLY = frozenset({b"WAIT", b"KILL"})
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        super().__init__(registry)
+        self.inline_calls: list[tuple[bytes, Any]] = []  #: (name, greenlet it ran in)
+
+    def inline(self, session: Session, args: list[bytes]) -> Any:
+        if args[0].upper() in self.GREENLET_ONLY:
+            return NotImplemented
+        self.inline_calls.append((args[0].upper(), gevent.getcurrent()))
+        return self(session, args)
+
+
 class Client:
     """A raw-bytes client: gevent socket, timeout on every operation."""
 
@@ -195,17 +213,25 @@ def frame(*args: bytes) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in args)
 
 
+@pytest.fixture(params=[False, True], ids=["greenlet", "inline"])
+def inline_mode(request: pytest.FixtureRequest) -> bool:
+    """Every server test runs both ways: requests run in the client's greenlet, and (as on a
+    single node) in the event loop's callback wherever the dispatcher allows."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def make_server() -> Iterator[Any]:
+def make_server(inline_mode: bool) -> Iterator[Any]:
     """`make_server(**settings)` starts a listener; every one is stopped and checked after."""
     servers: list[Server] = []
 
     def start(**overrides: Any) -> Server:
         settings = ServerSettings(
-            **{"host": "127.0.0.1", "port": 0, "stop_timeout": 2.0, **overrides}
+            **{"host": "127.0.0.1", "port": 0, "stop_timeout": 2.0,
+               "inline_commands": inline_mode, **overrides}
         )
         registry = SessionRegistry(maxclients=settings.maxclients)
-        app = App(registry)
+        app = InlineApp(registry) if settings.inline_commands else App(registry)
         shutdown = Shutdown()
         listener = Listener(app, registry, settings, shutdown)
         listener.start()

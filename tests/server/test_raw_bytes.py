@@ -269,3 +269,51 @@ def test_replies_are_sent_before_closing_on_the_clients_eof(make_server: Any) ->
     client.sock.shutdown(socket.SHUT_WR)
     expected = b"".join(b"$11\r\n%011d\r\n" % i for i in range(256))
     assert client.read_to_eof() == expected
+
+
+# --- requests run in the event loop's callback (connection.py, "Running commands in the loop") -
+
+
+def test_inline_requests_run_in_the_loop_and_the_rest_in_the_greenlet(make_server: Any) -> None:
+    server = make_server(inline_commands=True)
+    client = server.connect()
+    client.call(frame(b"PING"), b"+PONG\r\n")
+    hub = gevent.get_hub()
+    assert server.app.inline_calls == [(b"PING", hub)]  # no greenlet switch for it
+    # a request the dispatcher refuses inline (WAIT blocks) goes to the greenlet, and so does
+    # the rest of that read; the order of the replies is kept
+    server.app.event(b"e").set()
+    client.send(frame(b"ECHO", b"1") + frame(b"WAIT", b"e") + frame(b"ECHO", b"2"))
+    client.expect(b"$1\r\n1\r\n+OK\r\n$1\r\n2\r\n")
+    assert [name for name, _ in server.app.inline_calls] == [b"PING", b"ECHO"]
+    client.call(frame(b"ECHO", b"3"), b"$1\r\n3\r\n")  # parked again: back in the loop
+    assert server.app.inline_calls[-1] == (b"ECHO", hub)
+
+
+def test_inline_requests_are_off_unless_the_node_allows_them(make_server: Any) -> None:
+    server = make_server(inline_commands=False)
+    client = server.connect()
+    client.call(frame(b"PING"), b"+PONG\r\n")
+    assert server.app.calls == [[b"PING"]]
+    assert getattr(server.app, "inline_calls", []) == []
+
+
+def test_inline_output_over_the_soft_limit_is_flushed_by_the_greenlet(make_server: Any) -> None:
+    """The loop never waits for a slow reader: past the soft limit it hands the connection
+    back, and the greenlet's flush waits for the socket while the others are served."""
+    server = make_server(inline_commands=True, output_soft_limit=64 * 1024)
+    slow, other = server.connect(), server.connect()
+    count = 40
+    slow.send(b"".join(frame(b"BIG", b"100000") for _ in range(count)))
+    other.call(frame(b"PING"), b"+PONG\r\n")  # served while `slow` reads nothing
+    reply = b"$100000\r\n" + b"x" * 100_000 + b"\r\n"
+    slow.expect(reply * count)
+    slow.call(frame(b"PING"), b"+PONG\r\n")
+
+
+def test_inline_auth_change_applies_to_the_next_request(make_server: Any) -> None:
+    server = make_server(inline_commands=True, auth_required=True)
+    client = server.connect()
+    client.send(frame(b"AUTH", b"secret") + frame(b"ECHO", b"x" * 30_000))
+    # unauthenticated clients may not hold 17 KB of replies: the ECHO after AUTH may
+    client.expect(b"+OK\r\n$30000\r\n" + b"x" * 30_000 + b"\r\n")
