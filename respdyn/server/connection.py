@@ -269,7 +269,6 @@ class Connection:
         authenticated = session.authenticated
         gets = reader.gets
         out = self.out
-        put = out.extend
         while True:
             try:
                 args = gets()
@@ -278,25 +277,11 @@ class Connection:
                 return _RUN
             if args is None:
                 break
-            try:
-                reply = inline(session, args)  # type: ignore[misc]
-            except ReplyError as exc:
-                reply = exc
-            except Exception:
-                log.exception("command %r failed", args[0][:64])
-                reply = _INTERNAL
-            if reply is NotImplemented:
+            if self._answer(inline, args, out) is NotImplemented:  # type: ignore[arg-type]
                 self._held = args
                 return _RUN
             if self.closing:
                 return _DROP
-            mark = len(out)
-            try:
-                encode_into(reply, session.protocol, put)
-            except Exception:
-                log.exception("bad reply value from %r", args[0][:64])
-                del out[mark:]
-                encode_into(_INTERNAL, session.protocol, put)
             if session.close_after_reply or len(out) > soft or (
                 session.authenticated is not authenticated
             ):
@@ -307,6 +292,28 @@ class Connection:
             self._deferred = True
             self.batcher.defer(self)  # type: ignore[union-attr]
         return None
+
+    def _answer(self, run: Dispatch, args: list[bytes], out: bytearray) -> Any:
+        """Run one request and append its encoded reply to `out`; returns the reply. Nothing
+        is appended when `run` declined it (NotImplemented) or the client was killed."""
+        session = self.session
+        try:
+            reply = run(session, args)
+        except ReplyError as exc:
+            reply = exc
+        except Exception:
+            log.exception("command %r failed", args[0][:64])
+            reply = _INTERNAL
+        if reply is NotImplemented or self.closing:
+            return reply
+        mark = len(out)
+        try:
+            encode_into(reply, session.protocol, out.extend)
+        except Exception:
+            log.exception("bad reply value from %r", args[0][:64])
+            del out[mark:]
+            encode_into(_INTERNAL, session.protocol, out.extend)
+        return reply
 
     def _soft_limit(self) -> int:
         """Pending output after which we flush before running more (lower before AUTH)."""
@@ -333,7 +340,6 @@ class Connection:
         soft = self._soft_limit()
         gets = reader.gets
         out = self.out
-        put = out.extend
         while True:
             try:
                 if self._held is None:
@@ -351,22 +357,9 @@ class Connection:
                 return False
             if args is None:
                 break
-            try:
-                reply = dispatch(session, args)
-            except ReplyError as exc:
-                reply = exc
-            except Exception:
-                log.exception("command %r failed", args[0][:64])
-                reply = _INTERNAL
+            self._answer(dispatch, args, out)
             if self.closing:  # killed by another client while the command ran
                 return False
-            mark = len(out)
-            try:
-                encode_into(reply, session.protocol, put)
-            except Exception:
-                log.exception("bad reply value from %r", args[0][:64])
-                del out[mark:]
-                encode_into(_INTERNAL, session.protocol, put)
             if reader.unauthenticated == session.authenticated:  # AUTH, HELLO AUTH, RESET
                 reader.unauthenticated = not session.authenticated
                 soft = self._soft_limit()
@@ -376,7 +369,6 @@ class Connection:
             if len(out) > soft:
                 self._flush()  # blocks while the client does not read: input waits too
                 out = self.out  # _flush swapped in a fresh buffer
-                put = out.extend
         stop = self.shutdown is not None and self.shutdown.is_set()
         if self.out:
             if self.batcher is None or stop:
