@@ -21,6 +21,12 @@ sync=False), random get of present keys and of absent keys, one full scan and sh
 of that store (~28x the memtable at 1M keys) with 10,000 values checked, and 50 writer threads
 doing durable writes (fsync="always" vs put(sync=True)), where both engines group-commit.
 Not a test: numbers depend on the machine and its load.
+
+respdyn runs with its row cache OFF (Options(row_cache_bytes=0)): LevelDB has none, so the
+comparison stays one of the engines proper. One extra respdyn-only row, "random get/s, present,
+row cache on", reopens the store with the default row cache, reads the present-key phase's keys
+once to fill it and times a second pass over them in another order (its hit rate is printed
+with the extra stats as row_cache_hit_rate); the store is then reopened with the cache off.
 """
 
 from __future__ import annotations
@@ -76,10 +82,13 @@ class Workload:
 class RespdynAdapter:
     name = "respdyn"
 
-    def __init__(self, path: str, sync: bool) -> None:
+    def __init__(self, path: str, sync: bool, row_cache: bool = False) -> None:
         import storage
 
-        self.db = storage.open(path, storage.Options(fsync="always" if sync else "no"))
+        options = storage.Options(fsync="always" if sync else "no")
+        if not row_cache:
+            options.row_cache_bytes = 0  # LevelDB has no row cache: compare like with like
+        self.db = storage.open(path, options)
         self.put = self.db.put
         self.get = self.db.get
 
@@ -109,6 +118,8 @@ class RespdynAdapter:
             "bloom_false_positives",
             "block_cache_hits",
             "block_cache_misses",
+            "row_cache_hits",
+            "row_cache_misses",
         )
         return {k: s[k] for k in keep}
 
@@ -119,9 +130,10 @@ class RespdynAdapter:
 class LevelDBAdapter:
     name = "leveldb"
 
-    def __init__(self, path: str, sync: bool) -> None:
+    def __init__(self, path: str, sync: bool, row_cache: bool = False) -> None:
         import plyvel
 
+        del row_cache  # LevelDB has none
         self.db = plyvel.DB(path, create_if_missing=True)
         self.get = self.db.get
         db = self.db
@@ -240,6 +252,29 @@ class Phases:
         get = self.db.get
         out = self._rate("random_get_hit_per_s", self.reads, lambda: [get(k) for k in hits])
         assert all(get(k) is not None for k in hits[:1000])
+        self.hit_keys = hits
+        return out
+
+    def get_hit_row_cache(self) -> dict:
+        """respdyn only: the present-key gets again, with the row cache on (filled by one
+        untimed pass over the same keys; the timed pass reads them in another order)."""
+        if self.make is not RespdynAdapter:
+            return {}
+        self.db.close()
+        self.db = db = self.make(self.rand_path, sync=False, row_cache=True)
+        get = db.get
+        hits = self.hit_keys
+        for key in hits:
+            get(key)
+        before = db.db.stats()
+        again = random.Random(3).sample(hits, len(hits))
+        out = self._rate("random_get_hit_rc_per_s", self.reads, lambda: [get(k) for k in again])
+        after = db.db.stats()
+        h = after["row_cache_hits"] - before["row_cache_hits"]
+        m = after["row_cache_misses"] - before["row_cache_misses"]
+        out["row_cache_hit_rate"] = round(h / (h + m), 3) if h + m else 0.0
+        db.close()
+        self.db = self.make(self.rand_path, sync=False)
         return out
 
     def get_miss(self) -> dict:
@@ -309,6 +344,7 @@ PHASES = (
     "seq_put",
     "random_put",
     "get_hit",
+    "get_hit_row_cache",
     "get_miss",
     "full_scan",
     "scan100",
@@ -367,6 +403,7 @@ ROWS = [
     ("random_put_per_s", "random put/s (fsync off)", True),
     ("settle_s", "compaction settle after load (s)", False),
     ("random_get_hit_per_s", "random get/s, present", True),
+    ("random_get_hit_rc_per_s", "random get/s, present, row cache on (respdyn only)", True),
     ("random_get_miss_per_s", "random get/s, absent", True),
     ("full_scan_keys_per_s", "full scan keys/s", True),
     ("scan100_per_s", "100-key scans/s", True),

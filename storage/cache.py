@@ -1,4 +1,5 @@
-"""BlockCache: a bounded LRU of decoded SSTable blocks, sized in bytes.
+"""BlockCache: a bounded LRU of decoded SSTable blocks, sized in bytes; RowCache (at the end):
+a bounded LRU of key -> newest value for point reads.
 
 Keys are (file_number, block_offset): tables are immutable and file numbers are never
 reused, so an entry can never go stale; the engine drops a deleted table's blocks with
@@ -94,3 +95,103 @@ class BlockCache:
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._entries
+
+
+#: bytes charged per cached row besides its key and value: measured on CPython 3.11, an
+#: OrderedDict entry costs ~105 bytes and the key and value bytes objects 33 bytes of header each.
+ROW_OVERHEAD = 171
+
+
+class RowCache:
+    """Bounded LRU of key -> the key's newest live value, for `Engine.get` (RocksDB's
+    `row_cache`): a repeated point read of a key that lives in the SSTables costs two dict
+    operations instead of a bloom hash, a block-cache lookup and a search in the block.
+
+    Only present values are cached: an absent key is already cheap (the bloom filters say no),
+    and caching absences would let random misses push the useful rows out.
+
+    Staleness is the owner's problem, and `epoch` is its tool: every write must `discard` its
+    key, and a change that may alter many keys' visible values must `clear` (or `new_epoch`,
+    which only refuses in-flight inserts). A reader reads `epoch` BEFORE it reads the data it
+    will cache and passes it to `put`, which refuses the insert if the epoch moved meanwhile.
+
+    Concurrency: `get` takes no lock (each OrderedDict operation is one C call, atomic under
+    the GIL; an eviction between its two calls makes move_to_end raise KeyError, and the value
+    found is still the key's newest). `put`, `discard`, `clear` and `new_epoch` must be
+    serialised by the caller: the engine calls them under its writer mutex, which is what
+    makes "check that nothing changed, then insert" atomic with respect to the writers.
+    """
+
+    def __init__(self, capacity_bytes: int) -> None:
+        if capacity_bytes < 0:
+            raise ValueError(f"capacity_bytes must be >= 0, not {capacity_bytes}")
+        self.capacity_bytes = capacity_bytes
+        #: key -> value; the charge is recomputed from the two lengths (no tuple per row).
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._used = 0
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+        #: bumped by `clear` and `new_epoch`: a `put` read under an older epoch is refused.
+        self.epoch = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        """The cached value (now most recently used), or None. No lock (see the class)."""
+        value = self._entries.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        try:  # noqa: SIM105 (contextlib.suppress builds a context manager per hit)
+            self._entries.move_to_end(key)
+        except KeyError:
+            pass
+        self.hits += 1
+        return value
+
+    def put(self, key: bytes, value: bytes, epoch: int) -> bool:
+        """Cache `value` as `key`'s newest value, read under `epoch`; evict least recently used
+        rows until within capacity. -> whether it was cached (not if the epoch moved, or the
+        row alone is larger than the whole capacity). REQUIRES: the owner's lock."""
+        if epoch != self.epoch:
+            return False
+        charge = len(key) + len(value) + ROW_OVERHEAD
+        if charge > self.capacity_bytes:
+            return False
+        entries = self._entries
+        old = entries.pop(key, None)
+        if old is not None:
+            self._used -= len(key) + len(old) + ROW_OVERHEAD
+        entries[key] = value
+        self._used += charge
+        while self._used > self.capacity_bytes:
+            k, v = entries.popitem(last=False)
+            self._used -= len(k) + len(v) + ROW_OVERHEAD
+            self.evictions += 1
+        return True
+
+    def discard(self, key: bytes) -> None:
+        """Forget `key` (it was just written). REQUIRES: the owner's lock."""
+        value = self._entries.pop(key, None)
+        if value is not None:
+            self._used -= len(key) + len(value) + ROW_OVERHEAD
+
+    def clear(self) -> None:
+        """Forget every row, and refuse the inserts of reads already under way."""
+        self.epoch += 1
+        self._entries = OrderedDict()
+        self._used = 0
+
+    def new_epoch(self) -> None:
+        """Refuse the inserts of reads already under way (their data may predate a change
+        that a read starting now sees), keeping the rows: they are still current."""
+        self.epoch += 1
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._entries

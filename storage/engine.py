@@ -12,9 +12,11 @@ whose WAL holds it.
 
 Read path: `get` reads the memtable, the frozen memtables (newest first) and the current Version
 without a lock, in that order; data only ever moves mem -> frozen -> Version and each stage is
-published before the previous one lets go, so nothing is missed. A Snapshot is a sequence
-number the memtables and compactions keep versions for (see Snapshot); a scan pins its memtables
-and Version so its files stay on disk until the iterator is done.
+published before the previous one lets go, so nothing is missed. Between the memtables and the
+Version sits the row cache (Options.row_cache_bytes): the newest live value of keys recently
+read from the tables; see `_cache_row` for why it never serves a value a write replaced.
+A Snapshot is a sequence number the memtables and compactions keep versions for (see Snapshot);
+a scan pins its memtables and Version so its files stay on disk until the iterator is done.
 
 What touches what: `_mu` guards the writer queue, mem/frozen switching, the Version pointer,
 snapshots and file-number allocation. `_work_lock` serialises flushes and compactions (the
@@ -48,7 +50,7 @@ from storage.batch import (
     encode_record,
     frame_one_put,
 )
-from storage.cache import BlockCache
+from storage.cache import BlockCache, RowCache
 from storage.compactor import (
     CompactionCancelled,
     FlushSpec,
@@ -138,6 +140,10 @@ class Engine:
         self._writers: deque[_Writer] = deque()
         self._sync_always = options.fsync == "always"
         self._cache = BlockCache(options.block_cache_bytes)
+        #: key -> newest live value of keys read from the tables; None when turned off.
+        self._rows: RowCache | None = (
+            RowCache(options.row_cache_bytes) if options.row_cache_bytes else None
+        )
         self._tables: dict[int, Table] = {}
         self._tables_lock = threading.Lock()
         self._retired: list[tuple[float, Table]] = []
@@ -235,6 +241,12 @@ class Engine:
                 batch = WriteBatch()
         count += len(batch)
         self.write(batch)
+        if self._rows is not None:
+            # every tombstone written above discarded its key already; a range operation
+            # clears anyway, so the rule stays simple if delete_range ever stops going key
+            # by key (a range tombstone would discard nothing)
+            with self._mu:
+                self._rows.clear()
         return count
 
     def write_out(self) -> None:
@@ -270,10 +282,26 @@ class Engine:
             else:
                 if self._closed:
                     raise ClosedError(f"storage {self.path} is closed")
+                rows = self._rows
+                if rows is not None:  # RowCache.get, inlined (as the memtable reads are)
+                    entries = rows._entries
+                    value = entries.get(key)
+                    if value is not None:
+                        try:  # noqa: SIM105 (contextlib.suppress costs a context manager)
+                            entries.move_to_end(key)
+                        except KeyError:  # evicted or cleared meanwhile: the value still holds
+                            pass
+                        rows.hits += 1
+                        return value
+                    rows.misses += 1
+                    epoch = rows.epoch  # before self._version is read: see _cache_row
                 try:
                     e = self._get_from_tables(key, MAX_SEQ, self._version)
                 except FileNotFoundError:  # a compaction retired a file meanwhile
                     e = self._get_unpinned(key, MAX_SEQ)
+                if rows is not None and e is not None and e[1] != KIND_DELETE:
+                    self._cache_row(key, e[2], epoch)
+                    return e[2]
         if e is None or e[1] == KIND_DELETE:
             return None
         return e[2]
@@ -335,6 +363,7 @@ class Engine:
         stored = sum(f.file_size for f in files)
         with self._tables_lock:
             tables = list(self._tables.values())
+        rows = self._rows
         with self._mu:
             imms = self._imms
             imm_bytes = sum(m.bytes for m in imms)
@@ -353,6 +382,10 @@ class Engine:
             bloom_false_positives=sum(t.bloom_false_positives for t in tables),
             block_cache_hits=self._cache.hits,
             block_cache_misses=self._cache.misses,
+            row_cache_hits=rows.hits if rows is not None else 0,
+            row_cache_misses=rows.misses if rows is not None else 0,
+            row_cache_bytes=rows.used_bytes if rows is not None else 0,
+            row_cache_entries=len(rows) if rows is not None else 0,
             wal_file_bytes=self._wal.size,
             memtable_bytes=self._mem.bytes,
             immutable_memtable_bytes=imm_bytes,
@@ -371,6 +404,8 @@ class Engine:
                 return
             self._closed = True
             self._shutdown.set()
+            if self._rows is not None:
+                self._rows.clear()  # gets raise ClosedError from now on: free the memory
             self._bg_cv.notify_all()
             self._done_cv.notify_all()
             self._writers_cv.notify_all()
@@ -510,6 +545,8 @@ class Engine:
                 self._mem.put_one(seq, kind, key, value, self._snapshot_max)
             else:
                 self._mem.apply(seq, w.ops, self._snapshot_max)
+            if self._rows is not None:
+                self._discard_rows(w.ops)
             self._last_seq = seq + w.count - 1
             stats = self._stats
             stats["wal_bytes"] += len(data)
@@ -534,6 +571,9 @@ class Engine:
                 self._error = exc
                 raise
             mem.put_one(seq, KIND_PUT, key, value, self._snapshot_max)
+            rows = self._rows
+            if rows is not None and key in rows._entries:  # the test first: ~50 ns less per put
+                rows.discard(key)
             self._last_seq = seq
             stats = self._stats
             stats["wal_bytes"] += len(data)
@@ -581,12 +621,26 @@ class Engine:
                         seq += 1
                     elif g.count:
                         seq = mem.apply(seq, g.ops, snapshot_max)
+                if self._rows is not None:
+                    for g in group:
+                        self._discard_rows(g.ops)
                 self._last_seq = seq - 1
             elif isinstance(error, PersistenceError):
                 self._error = error  # refuse every later write until reopened
             self._finish_group(group, error)
         if error is not None:
             raise error
+
+    def _discard_rows(self, ops: list[tuple[int, bytes, bytes]]) -> None:
+        """REQUIRES: _mu held, the ops just applied to the memtable. Drop their keys from the
+        row cache in the same critical section, so no get finds a row older than a write that
+        has returned (the memtable answers first while the write is there, but not once it
+        has been flushed to a table)."""
+        rows = self._rows
+        entries = rows._entries
+        for _, key, _ in ops:
+            if key in entries:
+                rows.discard(key)
 
     def _take_group(self, leader: _Writer) -> list[_Writer]:
         """The leader's batch plus queued followers' (not past a forced flush)."""
@@ -707,6 +761,33 @@ class Engine:
         if e is None or e[1] == KIND_DELETE:
             return None
         return e[2]
+
+    def _cache_row(self, key: bytes, value: bytes, epoch: int) -> None:
+        """Put the live value `get` just read from the tables into the row cache, unless a
+        write may have replaced it since `epoch` (the row cache's, read before the Version).
+
+        Why a row is never stale: it is put only under _mu (the writers' lock) and only if (1)
+        the row cache's epoch is still the one read BEFORE the Version was, and (2) no
+        memtable holds the key. Let W be the newest write of the key at that moment. If W is
+        in a memtable, (2) refuses. Otherwise W is in the tables: if its flush was installed
+        after the epoch was read, that flush moved the epoch (new_epoch, in the critical
+        section that installs the Version) and (1) refuses; if before, the Version read after
+        the epoch holds W, so the value read is W's. A write after the put discards the row
+        itself (_discard_rows, in the critical section that applies it to the memtable), and a
+        compaction whose filter changed values clears the cache, moving the epoch (_run_task).
+        So a write racing with the read can at worst make it cache nothing. A write of another
+        key refuses nothing (a sequence-number check would refuse most rows under writes).
+
+        The lock is only tried: a reader never waits for a writer (the write leader holds _mu
+        through a memtable switch's fsync); it then just does not cache this time."""
+        if type(key) is not bytes or not self._mu.acquire(blocking=False):
+            return  # a bytes-like key would pin its buffer
+        try:
+            if key in self._mem._data or any(key in m._data for m in self._imms):
+                return
+            self._rows.put(key, value, epoch)
+        finally:
+            self._mu.release()
 
     def _get_unpinned(self, key: bytes, seq: int) -> tuple | None:
         """Tables of the current Version without pinning it (a get is short). If a compaction
@@ -953,6 +1034,8 @@ class Engine:
             self._version = self._version.apply(edit)
             assert self._imms[len(self._imms) - k :] == flushed
             self._imms = self._imms[:-k]  # after the Version holds its data: no reader misses it
+            if self._rows is not None:
+                self._rows.new_epoch()  # see _cache_row
             self._pending_outputs.difference_update(f.number for f in outputs)
             self._stats["flushes"] += 1
             self._stats["flushed_memtables"] += k
@@ -1088,8 +1171,9 @@ class Engine:
         if task.trivial_move:
             edit = compaction.trivial_move_edit(task)
             self._stats["trivial_moves"] += 1
+            filtered = 0
         else:
-            outputs = self._merge_task(task)
+            outputs, filtered = self._merge_task(task)
             edit = compaction.result_edit(task, outputs)
         with self._mu:
             edit.next_file = self._next_file
@@ -1100,6 +1184,14 @@ class Engine:
             raise
         with self._mu:
             self._version = self._version.apply(edit)
+            if filtered and self._rows is not None:
+                # The filter turned values into tombstones: the only way a compaction changes
+                # what a get returns (dropping shadowed versions or tombstones does not). Which
+                # keys it hit is known only inside the merge (often the worker process), so
+                # clear; and only then: a compaction that filtered nothing keeps the rows.
+                # Cleared in the critical section that installs the Version, moving the epoch,
+                # so a read of the old Version still under way cannot put its row back.
+                self._rows.clear()
             self._pending_outputs.difference_update(f.number for _, f in edit.added)
             self._stats["compactions"] += 1
             self._done_cv.notify_all()
@@ -1113,8 +1205,9 @@ class Engine:
             self._flush_frozen()  # REQUIRES _work_lock: held by the compaction (re-entrant)
         return False
 
-    def _merge_task(self, task: compaction.CompactionTask) -> list[FileMeta]:
-        """REQUIRES: _work_lock. Merge the task's inputs; big merges go to the worker process."""
+    def _merge_task(self, task: compaction.CompactionTask) -> tuple[list[FileMeta], int]:
+        """REQUIRES: _work_lock. Merge the task's inputs; big merges go to the worker process.
+        -> (outputs, how many values the compaction filter turned into tombstones)."""
         with self._mu:
             smallest = self._snap_seqs[0] if self._snap_seqs else self._last_seq
             newest = self._snapshot_max
@@ -1145,7 +1238,7 @@ class Engine:
         self._stats["dropped_shadowed"] += counters.dropped_shadowed
         self._stats["compaction_bytes_read"] += sum(f.file_size for f in inputs)
         self._stats["compaction_bytes_written"] += sum(f.file_size for f in outputs)
-        return outputs
+        return outputs, counters.filtered
 
     def _merge_in_worker(self, spec: MergeSpec) -> MergeResult | None:
         """Run the merge in the worker process; None if the worker broke (merge in-thread)."""

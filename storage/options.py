@@ -30,6 +30,11 @@ class Options:
     bloom_bits_per_key: int = 12
     #: bytes of decompressed blocks kept in the LRU block cache.
     block_cache_bytes: int = 32 * 1024 * 1024
+    #: bytes of (key, newest value) rows kept for point reads (RocksDB's row_cache; 0 turns it
+    #: off): a repeated get of a key in the SSTables is two dict operations instead of a table
+    #: search. Charged len(key) + len(value) + 171 per row (cache.ROW_OVERHEAD): 16 MiB holds
+    #: ~58k rows of a 16-byte key and a 100-byte value. Invalidation: docs/storage.md.
+    row_cache_bytes: int = 16 * 1024 * 1024
     #: "lz4" or "none" (a block is stored raw when compressing does not shrink it).
     compression: str = "lz4"
     #: target bytes per SSTable written by compaction.
@@ -52,5 +57,7 @@ class Options:
             raise ValueError(f"fsync must be one of {FSYNC_POLICIES}, not {self.fsync!r}")
         if self.max_frozen_memtables < 1:
             raise ValueError(f"max_frozen_memtables must be >= 1, not {self.max_frozen_memtables}")
+        if self.row_cache_bytes < 0:
+            raise ValueError(f"row_cache_bytes must be >= 0, not {self.row_cache_bytes}")
         if self.compression not in ("lz4", "none"):
             raise ValueError(f"compression must be 'lz4' or 'none', not {self.compression!r}")

@@ -6,7 +6,10 @@ few dozen steps. The deterministic variant runs flush/compaction inline; the thr
 the background thread race with the steps. The "frozen queue" variants use a memtable of 256
 bytes and up to 4 frozen memtables, so several freeze before one is flushed (inline: only a
 stalled writer flushes): reads, scans and snapshots go through several of them, newest first,
-and a reopen replays the WAL of each."""
+and a reopen replays the WAL of each. Every variant reads through the row cache (on by default),
+and an invariant gets every key after each step, so the row cache holds most keys when the next
+write, flush or compaction comes; the "tiny row cache" variants hold ~2 rows (evictions on
+almost every read), one variant turns it off."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class EngineVsDict(RuleBasedStateMachine):
     background = False
     memtable_bytes = 1024
     max_frozen = 3
+    row_cache_bytes = storage.Options.row_cache_bytes
     snapshots = Bundle("snapshots")
 
     def __init__(self) -> None:
@@ -54,6 +58,7 @@ class EngineVsDict(RuleBasedStateMachine):
             level0_stop_writes=3,
             block_size=256,
             background_compaction=self.background,
+            row_cache_bytes=self.row_cache_bytes,
         )
         self.db = storage.open(self.dir, self.options)
         self.model: dict[bytes, bytes] = {}
@@ -145,6 +150,18 @@ class EngineVsDict(RuleBasedStateMachine):
         assert self.db.stats()["frozen_memtables"] <= self.max_frozen
 
     @invariant()
+    def every_get_matches(self):
+        """Reads every key after every step: rows cached before a write, a flush or a
+        compaction are read again after it."""
+        for key in KEY_LIST:
+            assert self.db.get(key) == self.model.get(key)
+
+    @invariant()
+    def row_cache_is_bounded(self):
+        stats = self.db.stats()
+        assert stats["row_cache_bytes"] <= self.row_cache_bytes
+
+    @invariant()
     def full_scan_matches(self):
         assert list(self.db.scan()) == sorted(self.model.items())
 
@@ -179,6 +196,18 @@ class EngineVsDictFrozenQueueBackground(EngineVsDictFrozenQueue):
     background = True
 
 
+class EngineVsDictTinyRowCache(EngineVsDict):
+    row_cache_bytes = 600  # ~2 rows: a 171-byte overhead + key + up to 200 bytes of value
+
+
+class EngineVsDictTinyRowCacheBackground(EngineVsDictTinyRowCache):
+    background = True
+
+
+class EngineVsDictNoRowCache(EngineVsDict):
+    row_cache_bytes = 0
+
+
 SETTINGS = settings(
     max_examples=30,
     stateful_step_count=60,
@@ -193,3 +222,9 @@ TestEngineVsDictFrozenQueue = EngineVsDictFrozenQueue.TestCase
 TestEngineVsDictFrozenQueue.settings = settings(SETTINGS, max_examples=20)
 TestEngineVsDictFrozenQueueBackground = EngineVsDictFrozenQueueBackground.TestCase
 TestEngineVsDictFrozenQueueBackground.settings = settings(SETTINGS, max_examples=10)
+TestEngineVsDictTinyRowCache = EngineVsDictTinyRowCache.TestCase
+TestEngineVsDictTinyRowCache.settings = settings(SETTINGS, max_examples=15)
+TestEngineVsDictTinyRowCacheBackground = EngineVsDictTinyRowCacheBackground.TestCase
+TestEngineVsDictTinyRowCacheBackground.settings = settings(SETTINGS, max_examples=10)
+TestEngineVsDictNoRowCache = EngineVsDictNoRowCache.TestCase
+TestEngineVsDictNoRowCache.settings = settings(SETTINGS, max_examples=10)
