@@ -58,6 +58,8 @@ def main() -> None:
               help="Storage memtable size before it is flushed to an SSTable.")
 @click.option("--block-cache-bytes", default=32 * 1024 * 1024, show_default=True, type=int,
               help="Storage block cache size.")
+@click.option("--row-cache-bytes", default=16 * 1024 * 1024, show_default=True, type=int,
+              help="Storage row cache size (values of keys read from SSTables; 0 = off).")
 @click.option("--node-id", default="", help="Node id in the cluster (default host:port).")
 @click.option("--loglevel", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning"]), help="Log verbosity.")

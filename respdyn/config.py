@@ -51,6 +51,8 @@ class ServerConfig:
     memtable_bytes: int = _setting(4 * 1024 * 1024, "memtable-bytes")
     #: block cache of the storage engine, bytes
     block_cache_bytes: int = _setting(32 * 1024 * 1024, "block-cache-bytes")
+    #: row cache of the storage engine (newest values of keys read from SSTables), bytes
+    row_cache_bytes: int = _setting(16 * 1024 * 1024, "row-cache-bytes")
     #: this node's id in the cluster (default: host:port)
     node_id: str = _setting("", "node-id")
     #: log level: debug | info | warning

@@ -66,6 +66,7 @@ def open_engine(config: ServerConfig) -> storage.Engine:
         fsync=config.fsync,
         memtable_bytes=config.memtable_bytes,
         block_cache_bytes=config.block_cache_bytes,
+        row_cache_bytes=config.row_cache_bytes,
         compaction_filter=(
             functools.partial(keep_live_clocks, config.tombstone_grace_ms)
             if config.clustered else keep_unexpired
