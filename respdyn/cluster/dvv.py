@@ -333,18 +333,22 @@ def blind_update_raw(stored: bytes | None, value: Sibling, node_id: str) -> byte
     None when `stored` is not the plain shape handled here (a tombstone among its values, an
     undotted value, more than MAX_ENTRIES ids afterwards, or bytes `decode` would refuse): the
     caller then takes the general path, which also applies `prune` and the tombstone rules."""
-    if value.value is None:
+    data = value.value
+    if data is None:
         return None
-    if stored is None:
-        counters: list[tuple[str, int]] = []
-    else:
-        try:
-            found = _plain_counters(stored)
-        except (IndexError, ValueError, UnicodeDecodeError):
-            return None
-        if found is None:
-            return None
-        counters = found
+    if stored is None:  # a first write: one entry, this node's dot 1
+        return b"".join((_first_prefix(node_id, 1), _ts_uvarint(value.ts_ms), _SMALL[1],
+                         _uvarint(len(data)), data, _SMALL[0]))
+    try:
+        own = _own_counter(stored, node_id)
+        if own is not None:  # over this node's own plain write: the first write's shape
+            return b"".join((_first_prefix(node_id, own + 1), _ts_uvarint(value.ts_ms), _SMALL[1],
+                             _uvarint(len(data)), data, _SMALL[0]))
+        counters = _plain_counters(stored)
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    if counters is None:
+        return None
     for k, (ident, n) in enumerate(counters):
         if ident == node_id:
             counters[k] = (ident, n + 1)
@@ -356,28 +360,80 @@ def blind_update_raw(stored: bytes | None, value: Sibling, node_id: str) -> byte
         counters.append((node_id, 1))
     if len(counters) > MAX_ENTRIES:
         return None
-    out = bytearray((_MAGIC,))
     count = _uvarint(len(counters))
-    out += count
-    for ident, _ in counters:
-        raw = ident.encode()
-        out += _uvarint(len(raw))
-        out += raw
-    out += count
+    out = [_ids_header(tuple(ident for ident, _ in counters)), count]
+    put = out.append
     for k, (ident, n) in enumerate(counters):
-        out += _uvarint(k)
-        out += _uvarint(n)
+        put(_SMALL[k])  # k < MAX_ENTRIES
+        put(_uvarint(n))
         if ident == node_id:
-            data = value.value
-            out += _ONE_VALUE  # one live value, a value (not a tombstone)
-            out += _uvarint(value.ts_ms)
-            out += _uvarint(k + 1)
-            out += _uvarint(len(data))
-            out += data
+            put(_ONE_VALUE)  # one live value, a value (not a tombstone)
+            put(_ts_uvarint(value.ts_ms))
+            put(_SMALL[k + 1])
+            put(_uvarint(len(data)))
+            put(data)
         else:
-            out.append(0)
-    out.append(0)  # no undotted values
-    return bytes(out)
+            put(_SMALL[0])
+    put(_SMALL[0])  # no undotted values
+    return b"".join(out)
+
+
+def _first_prefix(node_id: str, counter: int) -> bytes:
+    """What a plain clock holding only `node_id`'s dot `counter` starts with, up to its value's
+    timestamp, as `encode` writes it (one id, one entry with one live value)."""
+    return b"".join((_own_head(node_id), _uvarint(counter), _ONE_VALUE))
+
+
+def _own_head(node_id: str) -> bytes:
+    """The bytes before the counter in a clock of `node_id`'s entry alone."""
+    head = _FIRST.get(node_id)
+    if head is None:
+        head = _ids_header((node_id,)) + bytes((1, 0))  # one entry: id index 0
+        if len(_FIRST) < 4096:
+            _FIRST[node_id] = head
+    return head
+
+
+def _own_counter(data: bytes, node_id: str) -> int | None:
+    """The counter of `data` when it is exactly a clock `_first_prefix(node_id, n)` starts:
+    only `node_id`'s entry, one live dotted value stamped by it, nothing undotted (what a
+    key written only through this node holds); None for any other clock (`_plain_counters`
+    then decides). Errors as `_decode`'s."""
+    head = _own_head(node_id)
+    if not data.startswith(head):
+        return None
+    n, pos = _get_uvarint(data, len(head))
+    if n < 1 or data[pos] != 1 or data[pos + 1] != _VALUE:
+        return None
+    pos += 2
+    while data[pos] >= 0x80:  # ts_ms: skipped, not read
+        pos += 1
+    if data[pos + 1] != 1:  # the value's node: this id
+        return None
+    size, pos = _get_uvarint(data, pos + 2)
+    if pos + size + 1 != len(data) or data[pos + size] != 0:  # then no undotted values
+        return None
+    return n
+
+
+def _ids_header(ids: tuple[str, ...]) -> bytes:
+    """The magic byte and the id table of a clock with these ids (in entry order), as `encode`
+    writes them; cached, since a cluster's clocks share a handful of id sets."""
+    header = _HEADERS.get(ids)
+    if header is None:
+        out = bytearray((_MAGIC,))
+        out += _uvarint(len(ids))
+        for ident in ids:
+            _put_bytes(out, ident.encode())
+        header = bytes(out)
+        if len(_HEADERS) < 4096:
+            _HEADERS[ids] = header
+    return header
+
+
+#: `_own_head` and `_ids_header` results (bounded: ids are ring members, a handful)
+_FIRST: dict[str, bytes] = {}
+_HEADERS: dict[tuple[str, ...], bytes] = {}
 
 
 def _plain_counters(data: bytes) -> list[tuple[str, int]] | None:
@@ -449,7 +505,12 @@ def digest(stored: bytes | None) -> bytes:
     """A short, collision-resistant name for a stored clock's exact bytes (None: no record).
     A coordinator sends it with a STORE as the version its write replaced; a replica holding
     exactly those bytes stores the new clock as sent, since it descends them (messages.py)."""
-    return hashlib.blake2b(stored or b"", digest_size=16).digest()
+    if stored is None:
+        return _NO_DIGEST
+    return hashlib.blake2b(stored, digest_size=16).digest()
+
+
+_NO_DIGEST = hashlib.blake2b(b"", digest_size=16).digest()
 
 
 def encode_context(context: Context) -> bytes:
@@ -498,6 +559,21 @@ def _uvarint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def _ts_uvarint(ts_ms: int) -> bytes:
+    """`_uvarint` of a write's timestamp, remembered for the next one: the writes of one
+    millisecond share it, and a timestamp is a 6-byte varint (a Python loop each time)."""
+    global _LAST_TS
+    last = _LAST_TS  # one tuple, read and replaced whole: safe if threads ever call this
+    if last[0] == ts_ms:
+        return last[1]
+    encoded = _uvarint(ts_ms)
+    _LAST_TS = (ts_ms, encoded)
+    return encoded
+
+
+_LAST_TS: tuple[int, bytes] = (-1, b"")
 
 
 def _put_uvarint(out: bytearray, value: int) -> None:

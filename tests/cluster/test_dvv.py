@@ -431,6 +431,56 @@ def test_blind_update_raw_matches_the_general_path(states: list[Clock], node: st
             assert fast is None  # a tombstone or an undotted value: the general path decides
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["r0", "r1", "node1", "node10"]),
+            st.binary(max_size=300),
+            st.integers(min_value=0, max_value=2**64 - 1),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_blind_update_raw_chains_match_the_general_path(
+    writes: list[tuple[str, bytes, int, bool]],
+) -> None:
+    """Blind writes in a row, each over the last one's bytes (the shapes a key written through
+    one node holds, where the first-write and own-entry shortcuts apply), some of them over a
+    delete: every result byte for byte what the general path stores."""
+    stored: bytes | None = None
+    for node, data, ts, delete in writes:
+        clock = None if stored is None else dvv.decode(stored)
+        value = Sibling(None if delete else data, ts)
+        general = dvv.encode(
+            dvv.update(dvv.new([value], dvv.join(clock or dvv.EMPTY)), clock, node)
+        )
+        fast = dvv.blind_update_raw(stored, value, node)
+        if delete or (clock is not None and not _plain(clock)):
+            assert fast is None
+        else:
+            assert fast == general
+        stored = general
+
+
+def test_blind_update_raw_own_entry_declines_other_shapes() -> None:
+    """The own-entry shortcut reads only a clock of the writer's entry alone, its one value
+    stamped by it; anything near that shape goes to the general reader or is refused."""
+    value = Sibling(b"v", 5)
+    own = dvv.blind_update_raw(None, Sibling(b"x" * 200, 2**40), "n1")
+    assert own is not None
+    assert dvv.blind_update_raw(own, value, "n1") == dvv.encode(
+        dvv.update(dvv.new([value], dvv.join(dvv.decode(own))), dvv.decode(own), "n1")
+    )
+    counter_at = len(b"\xd1\x01\x02n1\x01\x00")
+    for bad in (own[:-1], own + b"\x00", own[:counter_at] + b"\x00" + own[counter_at + 1 :]):
+        assert dvv.blind_update_raw(bad, value, "n1") is None
+    tomb = dvv.encode(dvv.update(dvv.new([Sibling(None, 3)], ()), None, "n1"))
+    assert dvv.blind_update_raw(tomb, value, "n1") is None  # a tombstone: the general path
+
+
 def test_blind_update_raw_declines_what_it_does_not_handle() -> None:
     value = Sibling(b"v", 5)
     assert dvv.blind_update_raw(None, Sibling(None, 5), "n1") is None  # a delete
