@@ -158,10 +158,14 @@ class Trees:
 
     def observe(self, raw_key: bytes, old: bytes | None, new: bytes) -> None:
         """Replica observer: a stored clock replaced `old` (None = first) under `raw_key`."""
-        if not self.trees:
+        trees = self.trees
+        if not trees:
             return
-        p = self.partition_of(raw_key)
-        tree = self.trees.get(p) if p is not None else None
+        keymap = self.coordinator.keymap  # partition_of, inlined: every replica write pays it
+        if keymap is None:
+            return
+        p = self.coordinator.membership.ring.partition_of_slot(keymap.slot_of(raw_key))
+        tree = trees.get(p)
         if tree is not None:
             tree.update(raw_key, old, new)  # the encoded clocks are the versions
 

@@ -22,11 +22,12 @@ segment ``crc32(key) mod segments`` (independent of the ring's slot hash, so the
 partition spread over all its segments). A leaf's hash is the XOR of ``blake2b-64(len(version) +
 version + key)`` over its keys, where ``version`` is the key's encoded clock as stored (canonical,
 so replicas holding the same clock agree; a 4-byte big-endian length first): order-free and
-updatable in O(1) (remove the old term, add the new); an inner node's hash is ``blake2b-64`` of its
-children's hashes concatenated. Hashes are 8 bytes; two different segments collide with probability
-2**-64 per comparison. A caller that passes a wrong old version corrupts its leaf until the next
-rebuild: the leaf then differs from every peer's, so an exchange compares that segment's keys each
-time (wasted work, never a missed difference).
+updatable in O(1) (remove the old term, add the new; the leaf is remembered as changed, and
+its ancestors are rehashed when a root or level is next read); an inner node's hash is
+``blake2b-64`` of its children's hashes concatenated. Hashes are 8 bytes; two different
+segments collide with probability 2**-64 per comparison. A caller that passes a wrong old
+version corrupts its leaf until the next rebuild: the leaf then differs from every peer's, so
+an exchange compares that segment's keys each time (wasted work, never a missed difference).
 
 Exchange. `Exchange` is the over-the-wire comparison as a pure step machine: it asks for the
 remote's hashes of some nodes of one level (``request``), is given them (``receive``), and asks
@@ -92,7 +93,9 @@ class MerkleTree:
         self._leaves = [0] * segments
         # inner levels 0..depth-1, rehashed lazily from the dirty indices
         self._inner = [[_EMPTY] * fanout**level for level in range(depth)]
-        self._dirty: list[set[int]] = [set() for _ in range(depth)]
+        #: leaves changed since the last rehash; their ancestors are found then, not on every
+        #: update (one set.add per write instead of one per level)
+        self._dirty: set[int] = set()
         self._count = 0
 
     # ---- updates: O(1) leaf + O(depth) dirty marks -------------------------------------------
@@ -107,7 +110,7 @@ class MerkleTree:
         the encoded clocks for anti-entropy's trees."""
         if old == new:
             return
-        seg = self.segment_of(key)
+        seg = crc32(key) % self.segments  # segment_of, inlined: every replica write pays it
         leaf = self._leaves[seg]
         if old is not None:
             leaf ^= _term(key, old)
@@ -116,17 +119,11 @@ class MerkleTree:
             leaf ^= _term(key, new)
             self._count += 1
         self._leaves[seg] = leaf
-        self._mark(seg)
+        self._dirty.add(seg)
 
     def add(self, key: bytes, version: bytes) -> None:
         """A key found by a build's scan (not in the tree yet)."""
         self.update(key, None, version)
-
-    def _mark(self, seg: int) -> None:
-        index = seg
-        for level in range(self.depth - 1, -1, -1):
-            index //= self.fanout
-            self._dirty[level].add(index)
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -171,11 +168,14 @@ class MerkleTree:
         return out
 
     def _rehash(self) -> None:
+        """Rehash the ancestors of the leaves changed since the last call, bottom up."""
+        if not self._dirty:
+            return
         fanout = self.fanout
+        dirty = self._dirty
+        self._dirty = set()
         for level in range(self.depth - 1, -1, -1):
-            dirty = self._dirty[level]
-            if not dirty:
-                continue
+            dirty = {index // fanout for index in dirty}
             row = self._inner[level]
             below = self._inner[level + 1] if level + 1 < self.depth else None
             for index in dirty:
@@ -185,7 +185,6 @@ class MerkleTree:
                 else:
                     children = below[span.start : span.stop]
                 row[index] = _h64(*children)
-            dirty.clear()
 
 
 class Exchange:

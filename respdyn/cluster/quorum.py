@@ -23,7 +23,6 @@ Counting rules:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
@@ -43,33 +42,53 @@ class Answer(NamedTuple):
     hint_for: str | None = None
 
 
-@dataclass(slots=True)
 class Tally:
     """Answers to one request sent to `n` nodes, of which `needed` must succeed.
 
     The success counts are kept as answers arrive (every put and get asks the tally several
-    times per answer; recounting the answers each time was a visible part of a write's cost)."""
+    times per answer; recounting the answers each time was a visible part of a write's cost).
+    A plain class with slots: every put and get builds one, and a dataclass's generated
+    __init__ and __post_init__ cost twice as much."""
 
-    n: int  #: requests sent (targets asked)
-    needed: int  #: successes required: W for a put, R for a get
-    primaries_needed: int = 0  #: successes required from intended owners (PW/PR); 0 = any node
-    count_hints: bool = True  #: stand-ins holding a hint count toward `needed` (sloppy quorum)
-    answers: dict[str, Answer] = field(default_factory=dict)
-    _successes: int = field(default=0, init=False, repr=False)
-    _primary: int = field(default=0, init=False, repr=False)
+    __slots__ = ("_primary", "_successes", "answers", "count_hints", "n", "needed",
+                 "primaries_needed")
 
-    def __post_init__(self) -> None:
-        if self.n < 0 or self.needed < 1 or self.primaries_needed < 0:
+    def __init__(
+        self,
+        n: int,
+        needed: int,
+        primaries_needed: int = 0,
+        count_hints: bool = True,
+        answers: dict[str, Answer] | None = None,
+    ) -> None:
+        if n < 0 or needed < 1 or primaries_needed < 0:
             raise ValueError("a tally needs n >= 0, needed >= 1, primaries_needed >= 0")
-        for answer in self.answers.values():
-            self._count(answer)
+        self.n = n  #: requests sent (targets asked)
+        self.needed = needed  #: successes required: W for a put, R for a get
+        #: successes required from intended owners (PW/PR); 0 = any node
+        self.primaries_needed = primaries_needed
+        #: stand-ins holding a hint count toward `needed` (sloppy quorum)
+        self.count_hints = count_hints
+        self.answers: dict[str, Answer] = {}
+        self._successes = 0
+        self._primary = 0
+        if answers:
+            self.answers.update(answers)
+            for answer in answers.values():
+                self._count(answer)
+
+    def __repr__(self) -> str:
+        return (f"Tally(n={self.n}, needed={self.needed}, "
+                f"primaries_needed={self.primaries_needed}, count_hints={self.count_hints}, "
+                f"answers={self.answers!r})")
 
     def add(self, node: str, ok: bool, reply: Any = None, hint_for: str | None = None) -> Outcome:
         """Record `node`'s answer (the first one only) and return the outcome so far."""
         answers = self.answers
         if node not in answers and len(answers) < self.n:
             answer = answers[node] = Answer(node, ok, reply, hint_for)
-            self._count(answer)
+            if ok:
+                self._count(answer)
         return self.outcome()
 
     def _count(self, answer: Answer) -> None:

@@ -38,7 +38,7 @@ serializes them.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from gevent.lock import Semaphore
@@ -47,7 +47,6 @@ from respdyn.clock import now_ms
 from respdyn.cluster import dvv
 
 SIBLINGS, LWW = "siblings", "lww"
-_UNLOCKED = nullcontext()  # stateless: one instance serves every unlocked write
 POLICIES = (SIBLINGS, LWW)
 
 
@@ -176,19 +175,25 @@ class Replica:
         self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
     ) -> Written:
         """Issue this node's dot for a new write, store it; what was written (`Written`)."""
-        with self._lock(raw_key):
-            stored = self.engine.get(raw_key)
-            if context is None:
-                encoded = dvv.blind_update_raw(stored, value, self.node_id)
-                if encoded is not None:  # a plain value over a plain clock: no decoding
-                    self.offload(self.engine.put, raw_key, encoded)
-                    self._observe(raw_key, stored, encoded)
-                    return Written(encoded, dvv.digest(stored))
-            local = None if stored is None else self.live(dvv.decode(stored))
-            clock = coordinate_step(
-                local, value, context, self.node_id, self.policy, self.members()
-            )
-            encoded = self._store(raw_key, clock, stored)
+        if self.offloaded:
+            with self._key_lock(raw_key):
+                return self._coordinate(raw_key, value, context)
+        return self._coordinate(raw_key, value, context)  # nothing yields: no lock to take
+
+    def _coordinate(
+        self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
+    ) -> Written:
+        stored = self.engine.get(raw_key)
+        if context is None:
+            encoded = dvv.blind_update_raw(stored, value, self.node_id)
+            if encoded is not None:  # a plain value over a plain clock: no decoding
+                self._put(raw_key, encoded)
+                for observer in self.observers:
+                    observer(raw_key, stored, encoded)
+                return Written(encoded, dvv.digest(stored))
+        local = None if stored is None else self.live(dvv.decode(stored))
+        clock = coordinate_step(local, value, context, self.node_id, self.policy, self.members())
+        encoded = self._store(raw_key, clock, stored)
         # The new dot must survive a process crash before any peer or client learns of it: a
         # restarted node that forgot it would issue it again for another value, and the peers
         # would keep the old one under it (found by the fault harness, kill-restart). Peers and
@@ -207,25 +212,31 @@ class Replica:
         `base`: the `dvv.digest` of the version the coordinator wrote `incoming` over. When we
         hold exactly that version, `incoming` descends it and is what merging would produce,
         so it is stored as sent (the common case of every replicated write: no decoding)."""
-        with self._lock(raw_key):
-            stored = self.engine.get(raw_key)
-            if isinstance(incoming, bytes):
-                if stored == incoming:
-                    return False  # we already hold exactly this (a retry, a repair)
-                if (stored is None and self.policy == SIBLINGS) or (
-                    base is not None and base == dvv.digest(stored)
-                ):
-                    self.offload(self.engine.put, raw_key, incoming)  # as is
-                    self._observe(raw_key, stored, incoming)
-                    return True
-                incoming = dvv.decode(incoming)
-            local = None if stored is None else self.live(dvv.decode(stored))
-            if local is not None and self.live(incoming) is None:
-                return False  # a purged deletion must not hide what was written since
-            merged = merge_step(local, incoming, self.policy)
-            if merged == local:
-                return False
-            self._store(raw_key, merged, stored)
+        if self.offloaded:
+            with self._key_lock(raw_key):
+                return self._merge(raw_key, incoming, base)
+        return self._merge(raw_key, incoming, base)  # nothing yields: no lock to take
+
+    def _merge(self, raw_key: bytes, incoming: bytes | dvv.Clock, base: bytes | None) -> bool:
+        stored = self.engine.get(raw_key)
+        if isinstance(incoming, bytes):
+            if stored == incoming:
+                return False  # we already hold exactly this (a retry, a repair)
+            if (stored is None and self.policy == SIBLINGS) or (
+                base is not None and base == dvv.digest(stored)
+            ):
+                self._put(raw_key, incoming)  # as is
+                for observer in self.observers:
+                    observer(raw_key, stored, incoming)
+                return True
+            incoming = dvv.decode(incoming)
+        local = None if stored is None else self.live(dvv.decode(stored))
+        if local is not None and self.live(incoming) is None:
+            return False  # a purged deletion must not hide what was written since
+        merged = merge_step(local, incoming, self.policy)
+        if merged == local:
+            return False
+        self._store(raw_key, merged, stored)
         return True
 
     def delete_range(self, start: bytes, end: bytes) -> None:
@@ -237,21 +248,25 @@ class Replica:
         if dvv.size(clock) > 1:
             self.stored_with_siblings += 1
         encoded = dvv.encode(clock)
-        self.offload(self.engine.put, raw_key, encoded)
+        self._put(raw_key, encoded)
         self._observe(raw_key, old, encoded)
         return encoded
+
+    def _put(self, raw_key: bytes, encoded: bytes) -> None:
+        if self.offloaded:
+            self.offload(self.engine.put, raw_key, encoded)
+        else:
+            self.engine.put(raw_key, encoded)
 
     def _observe(self, raw_key: bytes, old: bytes | None, new: bytes) -> None:
         for observer in self.observers:
             observer(raw_key, old, new)
 
-    def _lock(self, raw_key: bytes) -> AbstractContextManager[Any]:
-        """The key's lock when engine calls may yield; else nothing to hold (every replicated
-        write takes this: a generator-based context manager per write cost ~1 us)."""
-        return self._key_lock(raw_key) if self.offloaded else _UNLOCKED
-
     @contextmanager
     def _key_lock(self, raw_key: bytes) -> Iterator[None]:
+        """The key's lock, taken only when engine calls may yield (offloaded to threads):
+        otherwise nothing runs between a step's read and its write (a generator-based
+        context manager per write cost ~1 us, every replicated write would pay it)."""
         entry = self._locks.get(raw_key)
         if entry is None:
             entry = self._locks[raw_key] = [Semaphore(), 0]

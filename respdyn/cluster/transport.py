@@ -182,12 +182,14 @@ class Link:
         self.reader: Any = None
         self.connecting = False
         self.queued: list[bytes] = []  # frames waiting for the connection
-        self.pending: dict[int, tuple[float, Callback]] = {}
+        #: request id (as sent, ASCII decimal) -> (deadline, callback): replies are looked up
+        #: by the id's bytes, with no int conversion per reply
+        self.pending: dict[bytes, tuple[float, Callback]] = {}
         self.retry_at = 0.0
         self.backoff = self.BACKOFF_MIN
         self.up = False  #: last connection attempt succeeded and the connection is open
 
-    def call(self, frame: bytes, req_id: int, callback: Callback, deadline: float) -> None:
+    def call(self, frame: bytes, req_id: bytes, callback: Callback, deadline: float) -> None:
         if self.writer is not None:
             self.pending[req_id] = (deadline, callback)
             self.writer.send(frame)
@@ -233,13 +235,15 @@ class Link:
             while True:
                 pending = self.pending
                 for frame in decoder.frames():
-                    reply = m.parse_reply(frame)
-                    entry = pending.pop(reply.id, None)
-                    if entry is not None:
-                        try:  # _answer, inlined: this runs for every reply
-                            entry[1](reply)
-                        except Exception:
-                            log.exception("inter-node reply callback failed")
+                    entry = pending.pop(frame[0], None)
+                    if entry is None:  # late, or not ours: still refuse garbage
+                        m.parse_reply(frame)
+                        continue
+                    reply = m.reply_of(frame)
+                    try:  # _answer, inlined: this runs for every reply
+                        entry[1](reply)
+                    except Exception:
+                        log.exception("inter-node reply callback failed")
                 data = sock.recv(RECV_SIZE)
                 if not data:
                     break
@@ -373,8 +377,8 @@ class Transport:
     ) -> None:
         """The same request to several nodes, encoded once (ids are per link, so one id
         serves every peer): the fan-out of a put or a get."""
-        req_id = next(self._ids)
-        frame = m.encode_request(op, req_id, args)
+        req_id = b"%d" % next(self._ids)
+        frame = m.pack_command((op, req_id, *args))
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         for node_id, callback in calls:
             link = None if node_id in self.blocked else self._link(node_id)

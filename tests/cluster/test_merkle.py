@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from respdyn.cluster import merkle
 from respdyn.cluster.merkle import (
     Exchange,
     MerkleTree,
@@ -191,14 +192,20 @@ def test_exchange_rejects_bad_answers() -> None:
             MerkleTree().hashes(level, indices)
 
 
-def test_updates_are_incremental() -> None:
+def test_updates_are_incremental(monkeypatch: pytest.MonkeyPatch) -> None:
     """After a write only the written leaf's ancestors are rehashed, not the whole tree."""
     tree = filled(5000)
     tree.root()
     tree.update(b"key:1", b"v1", b"v9")
-    assert [len(d) for d in tree._dirty] == [1, 1]
-    tree.root()
-    assert [len(d) for d in tree._dirty] == [0, 0]
+    assert tree._dirty == {tree.segment_of(b"key:1")}  # the leaf only: ancestors on a read
+    calls = []
+    real = merkle._h64
+    monkeypatch.setattr(merkle, "_h64", lambda *parts: calls.append(len(parts)) or real(*parts))
+    root = tree.root()
+    assert calls == [32, 32] and not tree._dirty  # one inner node per level
+    fresh = filled(5000)
+    fresh.update(b"key:1", b"v1", b"v9")
+    assert tree.level(1) == fresh.level(1) and root == fresh.root()
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from respdyn.cluster import dvv
 from respdyn.cluster import messages as m
@@ -59,6 +61,29 @@ def test_replies_and_errors():
     assert m.parse_noquorum(replies[1].payload[1:]) == (1, 2, "x")
     with pytest.raises(m.MessageError):
         m.parse_reply([b"7", b"maybe"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2**63), st.lists(st.binary(max_size=70), max_size=6))
+def test_encoders_write_plain_resp(req_id: int, parts: list[bytes]) -> None:
+    """Requests, replies (the empty ok reply has its own template) and errors are the plain
+    RESP arrays the generic encoder writes, whatever the parts hold."""
+    rid = b"%d" % req_id
+    assert m.encode_request(m.STORE, req_id, parts) == resp_encode([m.STORE, rid, *parts], 2)
+    assert m.encode_reply(req_id, parts) == resp_encode([rid, m.OK, *parts], 2)
+    assert m.encode_reply(req_id) == resp_encode([rid, m.OK], 2)
+    assert m.encode_error(req_id, b"ERR", *parts) == resp_encode([rid, m.ERR, b"ERR", *parts], 2)
+
+
+def test_reply_of_matches_parse_reply():
+    """What a link builds for a reply it was waiting for equals `parse_reply`'s; a status that
+    is neither ok nor err is refused by both (the link then drops the connection)."""
+    for frame in ([b"7", b"ok"], [b"7", b"ok", b"a", b""], [b"12", b"err", b"NOQUORUM", b"1"]):
+        assert m.reply_of(frame) == m.parse_reply(frame)
+        assert type(m.reply_of(frame)) is m.Reply
+    for bad in ([b"7"], [b"7", b"maybe"]):
+        with pytest.raises(m.MessageError):
+            m.reply_of(bad)
 
 
 def test_frames_split_anywhere_and_batched():

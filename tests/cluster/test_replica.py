@@ -173,3 +173,29 @@ def test_a_delete_names_no_base():
     replica = Replica(FakeEngine(), "n1")
     replica.coordinate(b"k", S(b"a", 1), None)
     assert replica.coordinate(b"k", S(None, 2), None).base is None
+
+
+def test_offloaded_replicas_store_what_direct_ones_do():
+    """With engine calls offloaded (fsync=always) every write goes through the offload under
+    the key's lock, with the same results and stored bytes as the direct path."""
+    calls = []
+
+    def offload(fn, *args):
+        calls.append(fn.__name__)
+        return fn(*args)
+
+    direct, offloaded = Replica(FakeEngine(), "n1"), Replica(FakeEngine(), "n1", offload=offload)
+    peer_direct = Replica(FakeEngine(), "n2")
+    peer_offloaded = Replica(FakeEngine(), "n2", offload=offload)
+    steps = [(b"k", S(b"a", 1), None), (b"k", S(b"b", 2), None), (b"j", S(None, 3), None),
+             (b"k", S(b"c", 4), ())]
+    for key, value, context in steps:
+        a = direct.coordinate(key, value, context)
+        b = offloaded.coordinate(key, value, context)
+        assert (a.encoded, a.base) == (b.encoded, b.base)
+        assert peer_direct.merge(key, a.encoded, a.base) == peer_offloaded.merge(
+            key, b.encoded, b.base)
+    assert peer_direct.merge(b"k", dvv.encode(B1)) == peer_offloaded.merge(b"k", dvv.encode(B1))
+    assert direct.engine == offloaded.engine and peer_direct.engine == peer_offloaded.engine
+    assert calls.count("put") == 2 * len(steps) + 1
+    assert not offloaded._locks and not peer_offloaded._locks  # every lock released
