@@ -64,9 +64,13 @@ def _term(key: bytes, version: bytes) -> int:
     concatenation is unambiguous whatever the version's length. The trees of anti-entropy pass
     the stored encoded clock itself as the version (hashing it first was a second blake2b call
     per term, and every replica write computes two terms)."""
-    return int.from_bytes(
-        blake2b(len(version).to_bytes(4, "big") + version + key, digest_size=8).digest(), "big"
-    )
+    size = len(version)
+    prefix = _SIZES[size] if size < len(_SIZES) else size.to_bytes(4, "big")
+    return int.from_bytes(blake2b(prefix + version + key, digest_size=8).digest(), "big")
+
+
+#: the 4-byte big-endian length prefixes of the usual clock sizes, made once
+_SIZES = [size.to_bytes(4, "big") for size in range(1024)]
 
 
 def version_hash(encoded_clock: bytes) -> bytes:

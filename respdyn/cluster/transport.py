@@ -33,7 +33,7 @@ from typing import Any
 
 import gevent
 from gevent import socket
-from gevent.event import Event
+from gevent.hub import get_hub
 from gevent.server import StreamServer
 
 from respdyn.cluster import handshake as hs
@@ -114,7 +114,13 @@ class Counters:
 
 
 class _Writer:
-    """Sends everything queued since it last woke with one `sendall` (the batching)."""
+    """Sends everything queued in one event-loop iteration with one `send` (the batching).
+
+    The send runs as a loop callback, as the client replies' `ReplyBatcher` does, not in a
+    writer greenlet woken per batch (two greenlet switches and an Event per batch, on every
+    link and every peer connection). The socket is non-blocking underneath, so the callback
+    sends what the kernel takes now; only a send the socket cannot take whole hands the rest
+    to a greenlet (`_drain`), and later batches queue behind it in order."""
 
     def __init__(
         self, sock: Any, on_error: Callable[[], None], counters: Counters,
@@ -123,33 +129,69 @@ class _Writer:
         self.counters = counters
         self.before_send = before_send
         self.sock = sock
+        self.raw = getattr(sock, "_sock", sock)  # gevent keeps the non-blocking _socket here
         self.out: list[bytes] = []
-        self.wake = Event()
         self.on_error = on_error
-        self.greenlet = gevent.spawn(self._run)
+        self.loop = get_hub().loop
+        self.scheduled = False  # a flush callback is queued
+        self.stopped = False
+        self.greenlet: Any = None  #: finishing a send the socket did not take whole
 
     def send(self, frame: bytes) -> None:
         self.out.append(frame)
-        if not self.wake.is_set():
-            self.wake.set()
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.run_callback(self._flush)
 
-    def _run(self) -> None:
+    def _flush(self) -> None:
+        """The loop callback: write out (`before_send`), then send what is queued."""
+        self.scheduled = False
+        if self.stopped or self.greenlet is not None or not self.out:
+            return  # a draining greenlet takes what was queued meanwhile, in order
+        data = self._take()
+        if data is None:
+            return
+        try:
+            sent = self.raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._fail()
+            return
+        if sent < len(data):
+            self.greenlet = gevent.spawn(self._drain, data[sent:])
+
+    def _take(self) -> bytes | None:
+        """Everything queued as one buffer, once `before_send` succeeded (None: dropped)."""
+        out, self.out = self.out, []
+        counters = self.counters
+        counters.frames += len(out)
+        counters.sends += 1
+        data = b"".join(out) if len(out) > 1 else out[0]
+        if self.before_send is not None and not self._ready(len(data)):
+            return None  # what these frames acknowledge is not safe: say nothing
+        return data
+
+    def _drain(self, rest: bytes) -> None:
+        """Send `rest`, then whatever was queued meanwhile, waiting for the socket."""
         try:
             while True:
-                self.wake.wait()
-                self.wake.clear()
-                if not self.out:
-                    continue
-                counters = self.counters
-                counters.frames += len(self.out)
-                counters.sends += 1
-                data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
-                self.out = []
-                if self.before_send is not None and not self._ready(len(data)):
-                    continue  # what these frames acknowledge is not safe: say nothing
-                self.sock.sendall(data)
+                self.sock.sendall(rest)
+                if self.stopped or not self.out:
+                    break
+                data = self._take()
+                rest = data if data is not None else b""
         except OSError:
+            self.greenlet = None
             self.on_error()
+            return
+        self.greenlet = None
+
+    def _fail(self) -> None:
+        """A send failed in the loop's callback: the owner's error handling runs in a
+        greenlet of its own (it fails calls, whose callbacks may write hints)."""
+        self.stopped = True
+        gevent.spawn(self.on_error)
 
     def _ready(self, size: int) -> bool:
         """Run the hook (the engine's WAL write-out: every version these frames reveal, a
@@ -163,8 +205,12 @@ class _Writer:
         return True
 
     def stop(self) -> None:
-        if self.greenlet is not gevent.getcurrent():
-            self.greenlet.kill(block=False)
+        self.stopped = True
+        self.out = []
+        greenlet = self.greenlet
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=False)
+        self.greenlet = None
 
 
 class Link:

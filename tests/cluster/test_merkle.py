@@ -215,3 +215,15 @@ def test_differing_sorted_streams_match_differing_keys(seed: int) -> None:
     theirs = {b"k%03d" % rng.randrange(60): b"v%d" % rng.randrange(2) for _ in range(40)}
     streamed = differing_sorted(iter(sorted(mine.items())), iter(sorted(theirs.items())))
     assert list(streamed) == differing_keys(mine, theirs)
+
+
+@pytest.mark.parametrize("size", [0, 1, 200, 1023, 1024, 70000])
+def test_leaf_terms_keep_their_definition(size: int) -> None:
+    """A leaf term is blake2b-64 of (4-byte big-endian version length, version, key), whatever
+    the version's size (short ones take a precomputed prefix): peers of every version compare
+    the same leaves."""
+    from hashlib import blake2b
+
+    version, key = bytes(range(256)) * (size // 256) + bytes(size % 256), b"k\x00\x01key"
+    expected = blake2b(len(version).to_bytes(4, "big") + version + key, digest_size=8).digest()
+    assert merkle._term(key, version) == int.from_bytes(expected, "big")
