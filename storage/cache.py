@@ -20,15 +20,15 @@ from collections.abc import Hashable
 from typing import Any
 
 
-class BlockCache:
-    """Thread-safe LRU keyed by (file_number, block_offset), evicting by total charge."""
+class _Lru:
+    """What both caches share: an OrderedDict in least-recently-used order, a byte budget, the
+    counters, and the lock-free `get`."""
 
     def __init__(self, capacity_bytes: int) -> None:
         if capacity_bytes < 0:
             raise ValueError(f"capacity_bytes must be >= 0, not {capacity_bytes}")
         self.capacity_bytes = capacity_bytes
-        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
         self._used = 0
         self.hits = 0
         self.misses = 0
@@ -38,9 +38,9 @@ class BlockCache:
         """The cached value (now most recently used), or None.
 
         Without the lock: each OrderedDict operation is one C call, atomic under the GIL (the
-        keys are tuples of ints), and a concurrent `put` may evict the entry between the two
-        (move_to_end then raises KeyError; the value found is still good). The hit and miss
-        counters may lose an increment under threads, like the tables' bloom counters."""
+        keys are bytes or tuples of ints), and a concurrent `put` may evict the entry between
+        the two (move_to_end then raises KeyError; the value found is still good). The hit and
+        miss counters may lose an increment under threads, like the tables' bloom counters."""
         found = self._entries.get(key)
         if found is None:
             self.misses += 1
@@ -50,7 +50,23 @@ class BlockCache:
         except KeyError:
             pass
         self.hits += 1
-        return found[0]
+        return found
+
+    @property
+    def used_bytes(self) -> int:
+        return self._used
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class BlockCache(_Lru):
+    """Thread-safe LRU keyed by (file_number, block_offset), evicting by total charge."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        super().__init__(capacity_bytes)
+        self._charges: dict[Hashable, int] = {}  #: key -> charge (no tuple per entry)
+        self._lock = threading.Lock()
 
     def put(self, key: Hashable, value: Any, charge: int) -> None:
         """Insert or replace; evict least recently used entries until within capacity.
@@ -58,16 +74,17 @@ class BlockCache:
         A value larger than the whole capacity is not cached (it would evict everything).
         """
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._used -= old[1]
+            entries, charges = self._entries, self._charges
+            if entries.pop(key, None) is not None:
+                self._used -= charges.pop(key)
             if charge > self.capacity_bytes:
                 return
-            self._entries[key] = (value, charge)
+            entries[key] = value
+            charges[key] = charge
             self._used += charge
             while self._used > self.capacity_bytes:
-                _, (_, evicted_charge) = self._entries.popitem(last=False)
-                self._used -= evicted_charge
+                evicted, _ = entries.popitem(last=False)
+                self._used -= charges.pop(evicted)
                 self.evictions += 1
 
     def evict_file(self, file_number: int) -> int:
@@ -82,15 +99,9 @@ class BlockCache:
         with self._lock:
             doomed = [k for k in self._entries if isinstance(k, tuple) and k[0] in file_numbers]
             for key in doomed:
-                self._used -= self._entries.pop(key)[1]
+                del self._entries[key]
+                self._used -= self._charges.pop(key)
             return len(doomed)
-
-    @property
-    def used_bytes(self) -> int:
-        return self._used
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
@@ -102,7 +113,7 @@ class BlockCache:
 ROW_OVERHEAD = 171
 
 
-class RowCache:
+class RowCache(_Lru):
     """Bounded LRU of key -> the key's newest live value, for `Engine.get` (RocksDB's
     `row_cache`): a repeated point read of a key that lives in the SSTables costs two dict
     operations instead of a bloom hash, a block-cache lookup and a search in the block.
@@ -123,30 +134,9 @@ class RowCache:
     """
 
     def __init__(self, capacity_bytes: int) -> None:
-        if capacity_bytes < 0:
-            raise ValueError(f"capacity_bytes must be >= 0, not {capacity_bytes}")
-        self.capacity_bytes = capacity_bytes
-        #: key -> value; the charge is recomputed from the two lengths (no tuple per row).
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
-        self._used = 0
-        self.hits = 0
-        self.misses = 0
-        self.evictions = 0
+        super().__init__(capacity_bytes)  # key -> value; a row's charge comes from the lengths
         #: bumped by `clear` and `new_epoch`: a `put` read under an older epoch is refused.
         self.epoch = 0
-
-    def get(self, key: bytes) -> bytes | None:
-        """The cached value (now most recently used), or None. No lock (see the class)."""
-        value = self._entries.get(key)
-        if value is None:
-            self.misses += 1
-            return None
-        try:  # noqa: SIM105 (contextlib.suppress builds a context manager per hit)
-            self._entries.move_to_end(key)
-        except KeyError:
-            pass
-        self.hits += 1
-        return value
 
     def put(self, key: bytes, value: bytes, epoch: int) -> bool:
         """Cache `value` as `key`'s newest value, read under `epoch`; evict least recently used
@@ -185,13 +175,6 @@ class RowCache:
         """Refuse the inserts of reads already under way (their data may predate a change
         that a read starting now sees), keeping the rows: they are still current."""
         self.epoch += 1
-
-    @property
-    def used_bytes(self) -> int:
-        return self._used
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def __contains__(self, key: bytes) -> bool:
         return key in self._entries

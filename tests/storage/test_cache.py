@@ -108,7 +108,8 @@ def test_concurrent_use_keeps_accounting_exact() -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert cache.used_bytes == sum(charge for _, charge in cache._entries.values())
+    assert cache.used_bytes == sum(cache._charges.values())
+    assert set(cache._charges) == set(cache._entries)
     assert cache.used_bytes <= 5_000
     assert cache.hits + cache.misses == 8 * 3_000
 
