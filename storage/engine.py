@@ -268,7 +268,11 @@ class Engine:
 
     # ------------------------------------------------------------------ public API: reads
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes, fill_cache: bool = True) -> bytes | None:
+        """The newest value of `key`, or None. `fill_cache=False` (LevelDB's ReadOptions of
+        that name): a value read from the tables is not added to the row cache, for a read
+        that a write of the same key follows at once (which would discard the row again,
+        after the insert had evicted a row someone reads)."""
         # The memtables' newest entries are read straight from their dicts (MemTable.get
         # without a snapshot), and the tables are tried once before `_get_unpinned`'s retry
         # loop: a point read is the hottest path there is, and each call layer cost ~0.1 us
@@ -299,7 +303,7 @@ class Engine:
                     e = self._get_from_tables(key, MAX_SEQ, self._version)
                 except FileNotFoundError:  # a compaction retired a file meanwhile
                     e = self._get_unpinned(key, MAX_SEQ)
-                if rows is not None and e is not None and e[1] != KIND_DELETE:
+                if rows is not None and fill_cache and e is not None and e[1] != KIND_DELETE:
                     self._cache_row(key, e[2], epoch)
                     return e[2]
         if e is None or e[1] == KIND_DELETE:

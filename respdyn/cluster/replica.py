@@ -183,7 +183,7 @@ class Replica:
     def _coordinate(
         self, raw_key: bytes, value: dvv.Sibling, context: dvv.Context | None
     ) -> Written:
-        stored = self.engine.get(raw_key)
+        stored = self.engine.get(raw_key, fill_cache=False)  # about to be overwritten
         if context is None:
             encoded = dvv.blind_update_raw(stored, value, self.node_id)
             if encoded is not None:  # a plain value over a plain clock: no decoding
@@ -218,7 +218,7 @@ class Replica:
         return self._merge(raw_key, incoming, base)  # nothing yields: no lock to take
 
     def _merge(self, raw_key: bytes, incoming: bytes | dvv.Clock, base: bytes | None) -> bool:
-        stored = self.engine.get(raw_key)
+        stored = self.engine.get(raw_key, fill_cache=False)  # about to be overwritten
         if isinstance(incoming, bytes):
             if stored == incoming:
                 return False  # we already hold exactly this (a retry, a repair)

@@ -88,6 +88,9 @@ def test_prune_keeps_members():
 
 
 class FakeEngine(dict):
+    def get(self, key, fill_cache=True):  # storage.Engine.get's signature
+        return super().get(key)
+
     def put(self, key, value):
         self[key] = value
 

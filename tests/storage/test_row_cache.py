@@ -291,6 +291,18 @@ def test_snapshot_reads_neither_use_nor_fill_the_row_cache(open_db):
         assert snap.get(b"k") == b"old"
 
 
+def test_fill_cache_false_reads_the_tables_without_filling_the_cache(open_db):
+    db = open_db()
+    db.put(b"k", b"v")
+    db.flush()
+    assert db.get(b"k", fill_cache=False) == b"v"
+    assert b"k" not in db._rows  # a read-before-write (a replica's) leaves the rows alone
+    assert db.get(b"k") == b"v"
+    assert b"k" in db._rows
+    assert db.get(b"k", fill_cache=False) == b"v"  # a cached row still answers it
+    assert db.stats()["row_cache_hits"] == 1
+
+
 def test_only_present_values_are_cached(open_db):
     db = open_db()
     db.put(b"dead", b"v")
