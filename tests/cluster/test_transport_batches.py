@@ -13,6 +13,7 @@ from gevent.event import AsyncResult
 
 from respdyn.cluster import messages as m
 from respdyn.cluster.transport import Transport
+from tests.cluster.transport_pair import transport_pair
 
 
 def _echo(peer: str, request: m.Request) -> list[bytes]:
@@ -21,13 +22,8 @@ def _echo(peer: str, request: m.Request) -> list[bytes]:
 
 @pytest.fixture
 def pair() -> Iterator[tuple[Transport, Transport]]:
-    server = Transport("b", "127.0.0.1:0", ("127.0.0.1", 0), handler=_echo)
-    server.serve()
-    client = Transport("a", "127.0.0.1:0", ("127.0.0.1", 0), timeout=10.0)
-    client.addresses["b"] = server.cluster_addr
-    yield client, server
-    client.close()
-    server.close()
+    with transport_pair(_echo, timeout=10.0) as both:
+        yield both
 
 
 def _calls(client: Transport, payloads: list[bytes]) -> list[m.Reply | None]:

@@ -14,6 +14,7 @@ from gevent.event import AsyncResult
 from respdyn.cluster import messages as m
 from respdyn.cluster.transport import MISCONF, Transport
 from storage.errors import PersistenceError
+from tests.cluster.transport_pair import transport_pair
 
 
 def _failing_disk(peer: str, request: m.Request) -> list[bytes]:
@@ -22,13 +23,8 @@ def _failing_disk(peer: str, request: m.Request) -> list[bytes]:
 
 @pytest.fixture
 def pair() -> Iterator[tuple[Transport, Transport]]:
-    server = Transport("b", "127.0.0.1:0", ("127.0.0.1", 0), handler=_failing_disk)
-    server.serve()
-    client = Transport("a", "127.0.0.1:0", ("127.0.0.1", 0), timeout=5.0)
-    client.addresses["b"] = server.cluster_addr
-    yield client, server
-    client.close()
-    server.close()
+    with transport_pair(_failing_disk, timeout=5.0) as both:
+        yield both
 
 
 def _store(client: Transport) -> m.Reply | None:
