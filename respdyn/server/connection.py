@@ -1,11 +1,17 @@
 """One client connection: read, run every complete command, answer them all with one write.
 
-Why the raw socket and libev watchers instead of `sock.recv`/`sock.sendall`: gevent's socket
-methods add a Python layer and a timeout object per call; waiting on an io watcher
-(`hub.wait(loop.io(fd, READ))`) and then calling the non-blocking `_socket` directly halves the
-CPU per request. Only this greenlet reads and writes the socket, except `push()` (pub/sub, from
-the publisher's greenlet), which appends to the output and wakes us, and `kill()` (CLIENT KILL),
-which shuts the socket down so that a waiting greenlet wakes up and ends.
+Why the raw socket and a libev watcher instead of `sock.recv`/`sock.sendall`: gevent's socket
+methods add a Python layer and a timeout object per call; reading the non-blocking `_socket`
+directly when an io watcher says it is readable halves the CPU per request.
+
+Waiting for input: an idle connection *parks* its greenlet (`_park`), and the read watcher's
+callback, run by the event loop itself, reads the socket (`_react`) and hands the greenlet
+back with a reason: `_RUN` (requests to run), `_WAKE` (output is waiting: a push, a send the
+socket did not take whole), `_EOF` (send what is due, close), `_DROP` (close now: killed,
+socket error). The watcher stays started across requests (see `_park`). Only this greenlet
+runs requests and writes the socket, except `push()` (pub/sub, from the publisher's greenlet),
+which appends to the output and wakes us, and `kill()` (CLIENT KILL), which shuts the socket
+down so that the callback sees it and hands us `_DROP`.
 
 Durability before replies: `before_reply` (the node wires the storage engine's `write_out`) runs
 before any reply bytes go to the kernel, so writes acknowledged by a batch of replies have
@@ -21,14 +27,14 @@ WAL write(2) instead of making one each. A send the socket cannot take whole is 
 connection's own greenlet (woken like a push), never by the loop.
 
 Running commands in the loop's callback (`inline`, for a node whose commands never wait for
-I/O: one node, fsync everysec or no): an idle connection does not wait in its greenlet but
-parks it, and its read watcher's callback, run by the event loop itself, reads the socket and
-runs the requests there; the dispatcher's `inline` says which it may (not a blocking or
+I/O: one node, fsync everysec or no): the callback does not hand each read to the greenlet
+but runs its requests there; the dispatcher's `inline` says which it may (not a blocking or
 sleeping command, no MULTI or subscriber state, no key held by another client's command).
 That saves the two greenlet switches and the waiter of every read (~1.5 us of ~20 per
-unpipelined request, measured). The first request it may not run, and anything that needs this
-greenlet (a flush that may wait, a close, a push to send), hands the connection back to it with
-a reason (`_RUN`, `_WAKE`, `_EOF`, `_DROP`); the greenlet does that, then parks again.
+unpipelined request, measured). The first request it may not run, and anything that needs
+the greenlet (a flush that may wait, QUIT, an AUTH change, shutdown), hands back `_RUN`; the
+greenlet carries on from there, then parks again. A cluster node's callback hands back every
+read: its coordinator waits for replicas.
 
 Output is bounded (CVE-2025-21605): when the pending replies pass `output_soft_limit` we flush
 before running more commands; blocked on a slow reader, we stop reading its input. Pushes that
@@ -64,10 +70,6 @@ BeforeReply = Callable[[], None]
 _READ, _WRITE = 1, 2
 _INTERNAL = ReplyError("internal error")
 _probe_logged_at = [-1e9]  # HttpProbe warnings: at most one a minute for the whole process
-
-
-class _Wakeup(Exception):
-    """Thrown into an idle connection greenlet so that it flushes pushed output."""
 
 
 #: why the loop's callback hands a parked connection back to its greenlet (see the module doc)
@@ -161,65 +163,40 @@ class Connection:
     def run(self) -> None:
         """Serve until EOF, QUIT, a protocol error, a kill or shutdown; always closes."""
         self._greenlet = getcurrent()
-        size = self.settings.recv_size
-        limit = self.settings.client_query_buffer_limit
-        recv, reader = self.raw.recv, self.reader
-        wait, readable = self.hub.wait, self._rw
-        more = False  # the last read filled the buffer: read again before waiting
         try:
             while not self.closing:
                 if self.out and not self._deferred:  # pushed, or left by the batcher
                     self._flush()
-                if self.inline is not None:
-                    reason = self._park()
-                    if reason is _EOF:
-                        self._send_deferred_now()
+                reason = self._park()
+                if reason is _RUN:
+                    if not (self._settle() and self._run_commands()):
                         break
-                    if reason is _RUN and not (self._settle() and self._run_commands()):
-                        break
-                    continue  # _WAKE: flush, park again; _DROP: closing is set
-                if not more:
-                    self._idle = True
-                    try:
-                        wait(readable)
-                    except _Wakeup:
-                        continue  # a push arrived: flush it, then wait again
-                    finally:
-                        self._idle = False
-                    if self.closing:
-                        break
-                try:
-                    data = recv(size)
-                except BlockingIOError:
-                    more = False
-                    continue
-                if not data:
+                elif reason is _EOF:
                     self._send_deferred_now()
                     break
-                more = len(data) == size
-                self.last_read = time.monotonic()
-                reader.feed(data)
-                if reader.buffered > limit:  # unauthenticated: ~160 KB at most (10 x 16 KB)
-                    log.warning("closing %s: query buffer over the limit", self.session.addr)
-                    self._send_deferred_now()
+                elif reason is _DROP:
                     break
-                if not self._run_commands():
-                    break
-        except (OSError, _Wakeup):
+                # _WAKE: flush what is pending, park again
+        except OSError:
             pass  # peer reset / killed while writing: nothing to tell anyone
         finally:
             self.close()
 
     def _park(self) -> str:
-        """Wait for input with the loop's callback running our requests; returns why it
-        handed us back (see the module doc)."""
+        """Wait for input, the loop's callback reading it (and running what it may, see the
+        module doc); returns why it handed us back.
+
+        The read watcher stays started between requests: stopping and restarting it around
+        every request made libev issue an epoll_ctl per request, which fails (EEXIST: libev
+        never removes the fd on a stop). Only input arriving while we are busy stops it (see
+        `_on_readable`); we start it again here."""
         self._waiter = waiter = Waiter(self.hub)
         self._idle = True
-        self._rw.start(self._on_readable)
+        if not self._rw.active:
+            self._rw.start(self._on_readable)
         try:
             return waiter.get()  # type: ignore[no-any-return]
         finally:
-            self._rw.stop()
             self._idle = False
             self._waiter = None
 
@@ -228,11 +205,13 @@ class Connection:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            self._rw.stop()
             waiter.switch(reason)
 
     def _on_readable(self) -> None:
-        """The read watcher's callback while parked; nothing may escape into the loop."""
+        """The read watcher's callback; nothing may escape into the loop."""
+        if self._waiter is None:  # busy in a command (or a flush): input waits for it, and
+            self._rw.stop()  # a level-triggered watcher would fire every loop iteration
+            return
         try:
             reason = self._react()
         except Exception:
@@ -242,7 +221,7 @@ class Connection:
             self._hand_back(reason)
 
     def _react(self) -> str | None:
-        """Read and run what the loop may run; None = stay parked."""
+        """Read, and run what the loop may run; None = stay parked."""
         if self.closing:
             return _DROP
         try:
@@ -259,6 +238,8 @@ class Connection:
         if reader.buffered > self.settings.client_query_buffer_limit:
             log.warning("closing %s: query buffer over the limit", self.session.addr)
             return _EOF
+        if self.inline is None:
+            return _RUN  # every request runs in our greenlet (a cluster node)
         return self._run_inline()
 
     def _run_inline(self) -> str | None:
@@ -475,11 +456,10 @@ class Connection:
             self._wake()
 
     def _wake(self) -> None:
-        """Make the idle greenlet flush its output (from another greenlet or the loop)."""
-        if self._waiter is not None:  # parked: the loop hands it back (a later callback,
-            self.hub.loop.run_callback(self._hand_back, _WAKE)  # never inside a send loop)
-        else:
-            self.hub.cancel_wait(self._rw, _Wakeup())
+        """Make the parked greenlet flush its output (from another greenlet or the loop):
+        the loop hands it back in a callback of its own, never inside a send loop."""
+        if self._waiter is not None:
+            self.hub.loop.run_callback(self._hand_back, _WAKE)
 
     # -- ending -----------------------------------------------------------------------------
 
