@@ -784,14 +784,18 @@ class Engine:
 
         The lock is only tried: a reader never waits for a writer (the write leader holds _mu
         through a memtable switch's fsync); it then just does not cache this time."""
-        if type(key) is not bytes or not self._mu.acquire(blocking=False):
+        mu = self._mu
+        if type(key) is not bytes or not mu.acquire(False):  # (positional: ~60 ns less)
             return  # a bytes-like key would pin its buffer
         try:
-            if key in self._mem._data or any(key in m._data for m in self._imms):
+            if key in self._mem._data:
                 return
+            for imm in self._imms:  # a loop, not any(generator): this runs on every miss
+                if key in imm._data:
+                    return
             self._rows.put(key, value, epoch)
         finally:
-            self._mu.release()
+            mu.release()
 
     def _get_unpinned(self, key: bytes, seq: int) -> tuple | None:
         """Tables of the current Version without pinning it (a get is short). If a compaction
