@@ -146,7 +146,6 @@ class Connection:
         #: True while a slow reader keeps us waiting for the socket to take more output
         self.write_blocked = False
         self._inflight = 0  # unsent bytes of the buffer being written
-        self._idle = False  # waiting for input: a push must wake us
         self.last_read = time.monotonic()  #: when the client last sent bytes (idle timeout)
         self._greenlet: Any = None
         #: runs a request in the loop's callback, or returns NotImplemented (module doc)
@@ -191,13 +190,11 @@ class Connection:
         never removes the fd on a stop). Only input arriving while we are busy stops it (see
         `_on_readable`); we start it again here."""
         self._waiter = waiter = Waiter(self.hub)
-        self._idle = True
         if not self._rw.active:
             self._rw.start(self._on_readable)
         try:
             return waiter.get()  # type: ignore[no-any-return]
         finally:
-            self._idle = False
             self._waiter = None
 
     def _hand_back(self, reason: str) -> None:
@@ -424,8 +421,7 @@ class Connection:
             self.kill()
             return
         del data[:sent]
-        if self._idle:
-            self._wake()  # run() flushes the rest
+        self._wake()  # parked: run() flushes the rest; busy: it sends it after its commands
 
     def _write_out(self) -> None:
         try:
@@ -437,7 +433,7 @@ class Connection:
     @property
     def waiting_for_input(self) -> bool:
         """Parked between commands (not inside one, not blocked writing)."""
-        return self._idle
+        return self._waiter is not None
 
     @property
     def output_pending(self) -> int:
@@ -452,12 +448,13 @@ class Connection:
         if self.output_pending > self.settings.output_hard_limit:
             log.warning("closing %s: output buffer over the hard limit", self.session.addr)
             self.kill()
-        elif self._idle and getcurrent() is not self._greenlet:
+        else:
             self._wake()
 
     def _wake(self) -> None:
-        """Make the parked greenlet flush its output (from another greenlet or the loop):
-        the loop hands it back in a callback of its own, never inside a send loop."""
+        """Make the greenlet, if parked, flush its output (from another greenlet or the loop):
+        the loop hands it back in a callback of its own, never inside a send loop. A busy
+        greenlet needs no wake: it flushes before it parks again."""
         if self._waiter is not None:
             self.hub.loop.run_callback(self._hand_back, _WAKE)
 
