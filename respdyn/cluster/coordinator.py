@@ -194,19 +194,15 @@ class _Write:
 
     def send(self) -> None:
         c = self.coordinator
-        live = []
+        store, is_down = c.transport.store, c.membership.is_down
+        raw_key, encoded, base = self.put.raw_key, self.encoded, self.base
         for node in self.prefs:
             if node == c.node_id:
                 continue
-            if c.membership.is_down(node):
+            if is_down(node):
                 self.hint(node)
-            else:
-                live.append((node, partial(self._stored, node)))
-        if live:
-            args = [self.put.raw_key, self.encoded]
-            if self.base is not None:
-                args.append(self.base)
-            c.transport.call_many(live, m.STORE, args)
+            else:  # batched with the other writes' STOREs to that peer (transport.Link.store)
+                store(node, raw_key, encoded, base, partial(self._stored, node))
 
     def _record(self, node: str, ok: bool) -> None:
         if self.done.is_set():
@@ -574,9 +570,13 @@ class Coordinator:
         GET are nearly every request, and the modules' ops (`serve`) never reuse their names."""
         op, args = request.op, request.args
         if op == m.STORE:
-            if len(args) > 3:
-                raise RemoteError(b"ERR", b"STORE takes 2 or 3 arguments")
-            self.replica.merge(args[0], args[1], args[2] if len(args) == 3 else None)
+            try:
+                items = m.store_items(args)
+            except m.MessageError as exc:
+                raise RemoteError(b"ERR", str(exc).encode()) from None
+            merge = self.replica.merge
+            for raw_key, clock, base in items:
+                merge(raw_key, clock, base)
             return []
         if op == m.GET:
             return [self.replica.read_raw(args[0]) or b""]

@@ -21,7 +21,8 @@ Operations (do not rename: peers of another version must still understand them):
     GET       raw_key                                 clock ("" = no record)
     STORE     raw_key, clock [, base]                 -                 (merge with dvv.sync;
               base = dvv.digest of the version the coordinator wrote over: a replica holding
-              exactly it stores the clock as sent, since the clock descends it)
+              exactly it stores the clock as sent, since the clock descends it; "" = none)
+              | (raw_key, clock, base)...  (two or more: a multi-key STORE, see below)
     PUT       raw_key, slot, sibling, context ("" = blind), w   -       (coordinate a write)
     SCAN      start, end, limit                       next_start ("" = done), (key, clock)...
     DELRANGE  start, end                              -
@@ -29,6 +30,14 @@ Operations (do not rename: peers of another version must still understand them):
     sibling := kind: "v" | "t" (tombstone), ts_ms (decimal), value (empty for "t")
                sent as three bulk strings
     clock   := dvv.encode(...)       context := dvv.encode_context(...) (a printable token)
+
+A multi-key STORE carries the STOREs a coordinator queued for one peer in one event-loop
+iteration (transport.Link.store), so concurrent writes share one frame and one reply. Its ok
+means every key was merged; an error fails them all (each write then hints its copy; merges
+are idempotent, so keys merged before the failure do no harm). It needed no new op: a node of
+an older version answers STORE with more than 3 args with an error reply ("STORE takes 2 or 3
+arguments", `refuses_multi_store`), where an unknown op would close the connection, and the
+sender then falls back to one key per STORE for that peer.
 
 Integers are ASCII decimal (RESP bulk strings). Anything malformed raises `MessageError`; the
 transport closes a connection that sends one (a peer speaking garbage is not retried on).
@@ -173,6 +182,25 @@ def parse_request(frame: list[bytes]) -> Request:
     if not raw.isdigit():  # _int, inlined: every request pays it
         raise MessageError(f"bad request id {raw[:20]!r}")
     return _tuple_new(Request, (op, int(raw), frame[2:]))
+
+
+#: an older node's answer to a multi-key STORE (see the module docstring); kept as it was
+STORE_ARITY_ERROR = b"STORE takes 2 or 3 arguments"
+
+
+def store_items(args: list[bytes]) -> Iterator[tuple[bytes, bytes, bytes | None]]:
+    """A STORE's (raw_key, clock, base or None): one (2 or 3 args) or many (3k args)."""
+    count = len(args)
+    if count == 2:
+        return iter(((args[0], args[1], None),))
+    if count % 3:
+        raise MessageError(f"STORE takes (key, clock, base) triples, got {count} args")
+    return zip(args[::3], args[1::3], [base or None for base in args[2::3]], strict=True)
+
+
+def refuses_multi_store(reply: Reply) -> bool:
+    """True for an older node's refusal of a multi-key STORE."""
+    return reply.payload[:2] == [b"ERR", STORE_ARITY_ERROR]
 
 
 def parse_reply(frame: list[bytes]) -> Reply:

@@ -54,6 +54,8 @@ INLINE_OPS = frozenset({m.GET, m.STORE})
 HANDSHAKE_MAX_BYTES = 64 * 1024
 #: error code of a request refused because this node's engine cannot persist (Redis' MISCONF)
 MISCONF = b"MISCONF"
+#: keys per multi-key STORE frame at most (a burst leaves as several frames)
+STORE_BATCH = 256
 #: errors that end a handshake: the connection is closed
 HANDSHAKE_ERRORS = (OSError, m.MessageError, hs.HandshakeError)
 
@@ -234,6 +236,10 @@ class Link:
         self.retry_at = 0.0
         self.backoff = self.BACKOFF_MIN
         self.up = False  #: last connection attempt succeeded and the connection is open
+        #: STOREs queued in this loop iteration: (raw_key, clock, base, callback, deadline)
+        self.stores: list[tuple[bytes, bytes, bytes, Callback, float]] = []
+        #: the peer refused a multi-key STORE (a node of an older version): one frame per key
+        self.single_stores = False
 
     def call(self, frame: bytes, req_id: bytes, callback: Callback, deadline: float) -> None:
         if self.writer is not None:
@@ -248,6 +254,47 @@ class Link:
         if not self.connecting:
             self.connecting = True
             gevent.spawn(self._connect)
+
+    def store(self, raw_key: bytes, clock: bytes, base: bytes, callback: Callback,
+              deadline: float) -> None:
+        """Queue a STORE; every STORE queued for this peer in one loop iteration leaves as
+        one multi-key STORE frame (one frame to parse, dispatch and answer, one reply to
+        match, instead of one per key: messages.py)."""
+        stores = self.stores
+        stores.append((raw_key, clock, base, callback, deadline))
+        if len(stores) == 1:
+            self.transport.loop.run_callback(self._send_stores)
+
+    def _send_stores(self) -> None:
+        """The loop callback: the queued STOREs as frames of at most `STORE_BATCH` keys."""
+        stores, self.stores = self.stores, []
+        for start in range(0, len(stores), STORE_BATCH):
+            self._send_batch(stores[start : start + STORE_BATCH])
+
+    def _send_batch(self, batch: list[tuple[bytes, bytes, bytes, Callback, float]]) -> None:
+        transport = self.transport
+        if len(batch) == 1 or self.single_stores:
+            for raw_key, clock, base, callback, deadline in batch:
+                req_id = b"%d" % next(transport.ids)
+                frame = m.pack_command((m.STORE, req_id, raw_key, clock, base))
+                self.call(frame, req_id, callback, deadline)
+            return
+        args: list[bytes] = [m.STORE, b"%d" % next(transport.ids)]
+        for raw_key, clock, base, _, _ in batch:
+            args += (raw_key, clock, base)
+        deadline = min(item[4] for item in batch)
+
+        def answered(reply: m.Reply | None) -> None:
+            if reply is not None and not reply.ok and m.refuses_multi_store(reply):
+                log.info("%s takes one key per STORE (an older version): sending so",
+                         self.node_id)
+                self.single_stores = True
+                self._send_batch(batch)
+                return
+            for item in batch:
+                _answer(item[3], reply)
+
+        self.call(m.pack_command(tuple(args)), args[1], answered, deadline)
 
     def _connect(self) -> None:
         """Connect and authenticate; only then send what was queued meanwhile."""
@@ -360,7 +407,8 @@ class Transport:
         self.addresses: dict[str, Addr] = {}  #: node id -> cluster address (from membership)
         self.blocked: set[str] = set()  #: test-only partition: peers whose traffic is dropped
         self.on_peer_hello: Callable[[str, str, str], None] = lambda *_: None
-        self._ids = itertools.count(1)
+        self.ids = itertools.count(1)  #: request ids, unique per transport (so per link)
+        self.loop = get_hub().loop
         self.counters = Counters()
         self.server: StreamServer | None = None
         self._sweeper: Any = None
@@ -423,7 +471,7 @@ class Transport:
     ) -> None:
         """The same request to several nodes, encoded once (ids are per link, so one id
         serves every peer): the fan-out of a put or a get."""
-        req_id = b"%d" % next(self._ids)
+        req_id = b"%d" % next(self.ids)
         frame = m.pack_command((op, req_id, *args))
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         for node_id, callback in calls:
@@ -432,6 +480,22 @@ class Transport:
                 callback(None)
             else:
                 link.call(frame, req_id, callback, deadline)
+
+    def store(
+        self, node_id: str, raw_key: bytes, clock: bytes, base: bytes | None,
+        callback: Callback, timeout: float | None = None,
+    ) -> None:
+        """STORE `clock` under `raw_key` on `node_id` (`base`: see messages.py), batched with
+        the other STOREs for that peer in this loop iteration; `callback` as for `call`."""
+        link = None if node_id in self.blocked else self._link(node_id)
+        if link is None:
+            callback(None)
+            return
+        if link.writer is None and not link.connecting and time.monotonic() < link.retry_at:
+            callback(None)  # down, in its reconnect backoff: fail at once, as `call` does
+            return
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        link.store(raw_key, clock, base or b"", callback, deadline)
 
     def _link(self, node_id: str) -> Link | None:
         link = self.links.get(node_id)

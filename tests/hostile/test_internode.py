@@ -199,6 +199,8 @@ GARBAGE = {
     "bulk beyond the limit": b"*3\r\n$5\r\nSTORE\r\n$1\r\n1\r\n$999999999999\r\n",
     "negative bulk": b"*2\r\n$-5\r\n",
     "store of a garbage clock": m.encode_request(m.STORE, 1, [_key("inter:1"), b"\xd1garbage"]),
+    "multi-key store of broken triples": m.encode_request(
+        m.STORE, 1, [_key("inter:1"), b"\xd1garbage", b"", _key("inter:2")]),
     "old-style HELLO": m.encode_request(m.HELLO, 0, [b"node2", b"a:1", b"b:2"]),
 }
 
