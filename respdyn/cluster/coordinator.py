@@ -574,9 +574,7 @@ class Coordinator:
                 items = m.store_items(args)
             except m.MessageError as exc:
                 raise RemoteError(b"ERR", str(exc).encode()) from None
-            merge = self.replica.merge
-            for raw_key, clock, base in items:
-                merge(raw_key, clock, base)
+            self.replica.merge_many(items)
             return []
         if op == m.GET:
             return [self.replica.read_raw(args[0]) or b""]

@@ -4,7 +4,10 @@ replica stores when another one's clock arrives (table-driven, no engine, no net
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import storage
 from respdyn.cluster import dvv
 from respdyn.cluster.replica import LWW, SIBLINGS, Replica, coordinate_step, merge_step
 
@@ -93,6 +96,10 @@ class FakeEngine(dict):
 
     def put(self, key, value):
         self[key] = value
+
+    def write(self, batch):  # a WriteBatch of puts (merge_many's)
+        for _, key, value in batch.ops:
+            self[key] = value
 
     def write_out(self):  # the WAL hand-off to the OS a new dot waits for
         pass
@@ -202,3 +209,67 @@ def test_offloaded_replicas_store_what_direct_ones_do():
     assert direct.engine == offloaded.engine and peer_direct.engine == peer_offloaded.engine
     assert calls.count("put") == 2 * len(steps) + 1
     assert not offloaded._locks and not peer_offloaded._locks  # every lock released
+
+
+# ---- multi-key STORE: merge_many -------------------------------------------------------------
+
+WRITES = st.lists(
+    st.tuples(st.sampled_from(["n1", "n2"]), st.sampled_from([b"a", b"b", b"c"]),
+              st.one_of(st.none(), st.binary(max_size=3)), st.booleans()),
+    min_size=1, max_size=30,
+)
+
+
+def _items(writes: list) -> list[tuple[bytes, bytes, bytes | None]]:
+    """The STOREs two coordinators send for `writes` (some without their base, as a repair
+    or a delete sends them; some keys several times in a row)."""
+    coordinators = {node: Replica(FakeEngine(), node) for node in ("n1", "n2")}
+    items = []
+    for ts, (node, key, value, with_base) in enumerate(writes):
+        written = coordinators[node].coordinate(key, S(value, ts), None)
+        items.append((key, written.encoded, written.base if with_base else None))
+    return items
+
+
+@settings(max_examples=60, deadline=None)
+@given(writes=WRITES, cut=st.integers(min_value=1, max_value=30))
+def test_merge_many_stores_what_one_merge_at_a_time_does(writes, cut):
+    items = _items(writes)
+    one, many = Replica(FakeEngine(), "n3"), Replica(FakeEngine(), "n3")
+    seen_one, seen_many = [], []
+    one.observers.append(lambda *change: seen_one.append(change))
+    many.observers.append(lambda *change: seen_many.append(change))
+    for key, clock, base in items:
+        one.merge(key, clock, base)
+    for start in range(0, len(items), cut):
+        many.merge_many(items[start : start + cut])
+    assert dict(many.engine) == dict(one.engine)
+    assert seen_many == seen_one  # the anti-entropy trees follow the same changes
+    assert many.stored_with_siblings == one.stored_with_siblings
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = storage.open(tmp_path / "db")
+    yield engine
+    engine.close()
+
+
+def test_merge_many_is_one_engine_write(engine):
+    replica = Replica(engine, "n3")
+    items = _items([("n1", b"k%d" % i, b"v", True) for i in range(3)]
+                   + [("n2", b"a", b"w", True), ("n2", b"a", b"x", True)])
+    before = engine.stats()["group_commits"]
+    replica.merge_many(items)
+    assert engine.stats()["group_commits"] == before + 1  # one WAL record for the lot
+    assert engine.get(b"a") == items[-1][1]  # the key met twice: the second over the first
+    assert [engine.get(key) for key, _, _ in items[:3]] == [clock for _, clock, _ in items[:3]]
+
+
+def test_merge_many_writes_nothing_if_a_clock_is_garbage(engine):
+    replica = Replica(engine, "n3")
+    good = _items([("n1", b"k", b"v", True)])
+    engine.put(b"j", good[0][1])  # so the garbage below must be decoded to be merged
+    with pytest.raises(ValueError):
+        replica.merge_many([*good, (b"j", b"\xd1garbage", None)])
+    assert engine.get(b"k") is None
