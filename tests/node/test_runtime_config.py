@@ -41,3 +41,18 @@ def test_config_set_timeout_and_requirepass_apply_to_new_clients(tmp_path):
         idle = socket.create_connection((node.host, node.port), timeout=5)
         assert closed_within(idle, 15)
         idle.close()
+
+
+def test_tune_gc_freezes_what_start_built_and_collects_less_often() -> None:
+    import gc
+
+    from respdyn.node import GC_YOUNG_THRESHOLD, tune_gc
+
+    threshold = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
