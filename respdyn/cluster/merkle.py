@@ -19,9 +19,9 @@ whose `segment_of` is wanted (`by_segment`).
 Layout. ``segments`` leaves (default 1024 = 32**2), inner nodes of ``fanout`` (default 32)
 children, so levels are: 0 = the root, 1 = 32 nodes, 2 = the 1024 leaf segments. A key belongs to
 segment ``crc32(key) mod segments`` (independent of the ring's slot hash, so the keys of one
-partition spread over all its segments). A leaf's hash is the XOR of ``blake2b-64(len(version) +
-version + key)`` over its keys, where ``version`` is the key's encoded clock as stored (canonical,
-so replicas holding the same clock agree; a 4-byte big-endian length first): order-free and
+partition spread over all its segments). A leaf's hash is the XOR of ``XXH3-64(version + key, seed =
+len(version))`` over its keys, where ``version`` is the key's encoded clock as stored (canonical,
+so replicas holding the same clock agree): order-free and
 updatable in O(1) (remove the old term, add the new; the leaf is remembered as changed, and
 its ancestors are rehashed when a root or level is next read); an inner node's hash is
 ``blake2b-64`` of its children's hashes concatenated. Hashes are 8 bytes; two different
@@ -43,6 +43,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from hashlib import blake2b
 from zlib import crc32
 
+from xxhash import xxh3_64_intdigest
+
 #: Leaf segments per partition tree (Riak uses 1024 * 1024 for whole vnodes; ours are smaller).
 DEFAULT_SEGMENTS = 1024
 #: Children per inner node: 32 gives 3 levels (1, 32, 1024), i.e. 3 round trips per exchange.
@@ -60,17 +62,13 @@ def _h64(*parts: bytes) -> bytes:
 
 
 def _term(key: bytes, version: bytes) -> int:
-    """One key's contribution to its leaf: one hash of (version, key), length-prefixed so the
-    concatenation is unambiguous whatever the version's length. The trees of anti-entropy pass
-    the stored encoded clock itself as the version (hashing it first was a second blake2b call
-    per term, and every replica write computes two terms)."""
-    size = len(version)
-    prefix = _SIZES[size] if size < len(_SIZES) else size.to_bytes(4, "big")
-    return int.from_bytes(blake2b(prefix + version + key, digest_size=8).digest(), "big")
-
-
-#: the 4-byte big-endian length prefixes of the usual clock sizes, made once
-_SIZES = [size.to_bytes(4, "big") for size in range(1024)]
+    """One key's contribution to its leaf: XXH3-64 of (version, key), seeded with the version's
+    length so that the concatenation is unambiguous whatever the version's length. The trees
+    of anti-entropy pass the stored encoded clock itself as the version. Every replica write
+    computes two terms (the old version's out, the new one's in): XXH3 costs ~0.17 us a term
+    where blake2b-64 with a length prefix cost ~0.96 (timed alone). Non-cryptographic is
+    enough: the terms are a replica's own data, compared with a peer's to find differences."""
+    return xxh3_64_intdigest(version + key, len(version))
 
 
 def version_hash(encoded_clock: bytes) -> bytes:
