@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import gevent
 from gevent.event import AsyncResult, Event
+from gevent.hub import Waiter
 
 from respdyn import errors
 from respdyn.cluster import dvv, quorum
@@ -85,14 +86,36 @@ class Stats:
     sibling_histogram: dict[int, int] = field(default_factory=dict)
 
 
+class Pending:
+    """Something a client's greenlet waits for (a quorum read or write), finished once: by the
+    answer that decides it, or by the deadline sweep. A gevent `Waiter` is switched to from a
+    loop callback (the answers arrive in a link's reader greenlet, not the hub); an Event cost
+    its link list and notifier on every request. The Waiter is safe if the greenlet stopped
+    waiting meanwhile (killed with its connection): the switch then only stores the value."""
+
+    __slots__ = ("decided", "waiter")
+
+    def __init__(self) -> None:
+        self.decided = False
+        self.waiter: Waiter | None = None
+
+    def finish(self) -> None:
+        if self.decided:
+            return
+        self.decided = True
+        waiter = self.waiter
+        if waiter is not None:
+            waiter.hub.loop.run_callback(waiter.switch, None)
+
+
 class Deadlines:
     """Quorum waits in flight, expired by one sweeper greenlet. They all last `timeout`, so the
     order they start in is their deadline order and a deque is the whole schedule. A gevent
     Timeout per wait (a libev timer started and stopped on every request) was ~3 µs of each
-    coordinated read and write; here a wait costs an append. Answered waits at the head of the
+    coordinated read and write; here a wait costs an append. Finished waits at the head of the
     queue are dropped on the next append: left to age out for the whole timeout, the entries
-    of a second's requests (a tuple and an Event each) outlived the young GC generations and
-    made the collector run full collections of the heap every few thousand requests.
+    of a second's requests outlived the young GC generations and made the collector run full
+    collections of the heap every few thousand requests.
     Until `start`, waits carry their own Timeout (a coordinator driven without its background
     work, as some tests do, must not wait forever)."""
 
@@ -100,19 +123,23 @@ class Deadlines:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._queue: deque[tuple[float, Event]] = deque()
+        self._queue: deque[tuple[float, Pending]] = deque()
         self._sweeper: Any = None
 
-    def wait(self, done: Event) -> None:
-        """Until `done` is set, by an answer or by the sweep at the deadline."""
+    def wait(self, op: Pending) -> None:
+        """Until `op` is finished, by an answer or by the sweep at the deadline."""
+        if op.decided:
+            return
+        waiter = op.waiter = Waiter()
         if self._sweeper is None:
-            done.wait(self.timeout)
+            with gevent.Timeout(self.timeout, False):
+                waiter.get()
             return
         queue = self._queue
-        while queue and queue[0][1].is_set():  # answered already: let them go young
+        while queue and queue[0][1].decided:  # finished already: let them go young
             queue.popleft()
-        queue.append((time.monotonic() + self.timeout, done))
-        done.wait()
+        queue.append((time.monotonic() + self.timeout, op))
+        waiter.get()
 
     def start(self) -> None:
         if self._sweeper is None:
@@ -123,7 +150,7 @@ class Deadlines:
             self._sweeper.kill(block=False)
             self._sweeper = None
         while self._queue:  # nobody may be left waiting for a sweep that will not come
-            self._queue.popleft()[1].set()
+            self._queue.popleft()[1].finish()
 
     def _sweep(self) -> None:
         queue = self._queue
@@ -131,19 +158,19 @@ class Deadlines:
             gevent.sleep(self.INTERVAL)
             now = time.monotonic()
             while queue and queue[0][0] <= now:
-                queue.popleft()[1].set()
+                queue.popleft()[1].finish()
 
 
-class _Read:
+class _Read(Pending):
     """One get in flight: the tally, the raw replies, and read repair once merged."""
 
-    __slots__ = ("coordinator", "done", "merged", "merged_raw", "raw_key", "tally")
+    __slots__ = ("coordinator", "merged", "merged_raw", "raw_key", "tally")
 
     def __init__(self, coordinator: Coordinator, raw_key: bytes, n: int, r: int) -> None:
+        super().__init__()
         self.coordinator = coordinator
         self.raw_key = raw_key
         self.tally = quorum.Tally(n, r)
-        self.done = Event()
         self.merged: dvv.Clock | None = None
         self.merged_raw: bytes | None = None  # set once the client has its answer
 
@@ -157,7 +184,7 @@ class _Read:
             return
         outcome = tally.add(node, ok, raw)
         if outcome is not quorum.Outcome.PENDING or tally.pending == 0:
-            self.done.set()
+            self.finish()
 
     def callback(self, node: str) -> Any:
         def on_reply(reply: m.Reply | None) -> None:
@@ -169,28 +196,30 @@ class _Read:
         return on_reply
 
 
-class _Write:
+class _Write(Pending):
     """One coordinated write in flight: each other replica's STORE, or a hint for it.
 
     A replica known to be down, or whose STORE fails, is replaced by a stand-in holding a hint
     (the next healthy node past the preference list); the hint counts toward W, as in the
     paper, because it is a copy on another machine. When no node outside the preference list
     is left (three nodes, N = 3), this node keeps the hint itself, which does not count: one
-    machine never acknowledges twice."""
+    machine never acknowledges twice. Every node of the preference list is counted exactly
+    once (its STORE's answer, or its hint's), so `quorum.Acks` counts without naming nodes."""
 
-    __slots__ = ("base", "coordinator", "done", "encoded", "prefs", "put", "taken", "tally")
+    __slots__ = ("acks", "base", "coordinator", "encoded", "prefs", "put", "taken")
 
     def __init__(self, coordinator: Coordinator, put: m.Put, encoded: bytes,
                  prefs: list[str], base: bytes | None = None) -> None:
+        super().__init__()
         self.coordinator = coordinator
         self.put = put
         self.encoded = encoded
         self.base = base  #: digest of the version replaced (Replica.merge's fast path)
         self.prefs = prefs
         self.taken: set[str] | None = None  # nodes holding or asked for a copy, once hinting
-        self.tally = quorum.Tally(len(prefs), put.w)
-        self.tally.add(coordinator.node_id, True)
-        self.done = Event()
+        self.acks = quorum.Acks(len(prefs), put.w)
+        if self.acks.add(True):  # this node stored it
+            self.decided = True
 
     def send(self) -> None:
         c = self.coordinator
@@ -204,17 +233,14 @@ class _Write:
             else:  # batched with the other writes' STOREs to that peer (transport.Link.store)
                 store(node, raw_key, encoded, base, partial(self._stored, node))
 
-    def _record(self, node: str, ok: bool) -> None:
-        if self.done.is_set():
-            return  # decided: a slower replica finishing in the background
-        outcome = self.tally.add(node, ok)
-        if outcome is not quorum.Outcome.PENDING or self.tally.pending == 0:
-            self.done.set()
+    def _record(self, ok: bool) -> None:
+        if self.acks.add(ok):
+            self.finish()
 
     def _stored(self, node: str, reply: m.Reply | None) -> None:
         """`node`'s answer to its STORE (bound per node with functools.partial)."""
         if reply is not None and reply.ok:
-            self._record(node, True)
+            self._record(True)
         else:
             self.hint(node)
 
@@ -227,14 +253,14 @@ class _Write:
         if stand_in is None:
             c.hints.add(intended, self.put.raw_key, self.encoded)
             c.stats.hints_kept += 1
-            self._record(intended, False)
+            self._record(False)
             return
         self.taken.add(stand_in)
         c.stats.hints_sent += 1
 
         def on_reply(reply: m.Reply | None) -> None:
             if reply is not None and reply.ok:
-                self._record(intended, True)
+                self._record(True)
             else:
                 self.hint(intended)  # the next stand-in
 
@@ -309,8 +335,7 @@ class Coordinator:
             self.transport.call_many(calls, m.GET, [raw_key])
         if local:
             op.add(self.node_id, True, self.replica.read_raw(raw_key))
-        if not op.tally.done():
-            self.deadlines.wait(op.done)
+        self.deadlines.wait(op)
         tally = op.tally
         if not tally.enough():
             self.stats.noquorum_reads += 1
@@ -416,10 +441,9 @@ class Coordinator:
         written = self.replica.coordinate(put.raw_key, put.sibling, put.context)
         write = _Write(self, put, written.encoded, prefs, written.base)
         write.send()
-        if not write.tally.done():
-            self.deadlines.wait(write.done)
-        if not write.tally.enough():
-            raise errors.NoQuorum(write.tally.successes(), put.w)
+        self.deadlines.wait(write)
+        if not write.acks.enough():
+            raise errors.NoQuorum(write.acks.ok, put.w)
 
     def _catch_up(self, raw_key: bytes, prefs: list[str]) -> None:
         """Merge every other live replica's clock of `raw_key` here before issuing a dot: a

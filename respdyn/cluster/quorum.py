@@ -138,3 +138,38 @@ class Tally:
 
     def errors(self) -> list[Answer]:
         return [a for a in self.answers.values() if not a.ok]
+
+
+class Acks:
+    """A write's acknowledgements, when every node is known to answer exactly once and no
+    answer carries a payload (the coordinator's write path): two counters where `Tally` keeps
+    a map of `Answer` tuples, which every replicated write built and filled. The rules are
+    Tally's without stand-in accounting (a hint that a stand-in accepted is its intended
+    node's success)."""
+
+    __slots__ = ("answered", "n", "needed", "ok")
+
+    def __init__(self, n: int, needed: int) -> None:
+        if n < 1 or needed < 1:
+            raise ValueError("acks need n >= 1 and needed >= 1")
+        self.n = n  #: nodes asked, this one included
+        self.needed = needed  #: W
+        self.ok = 0  #: successes so far
+        self.answered = 0
+
+    def add(self, ok: bool) -> bool:
+        """One node's answer; True once the write is decided (by this answer or before):
+        enough successes, too few still possible, or every answer in. Past n, ignored."""
+        if self.answered >= self.n:
+            return False
+        self.answered += 1
+        if ok:
+            self.ok += 1
+        return self.ok >= self.needed or self.ok + self.n - self.answered < self.needed or (
+            self.answered == self.n)
+
+    def enough(self) -> bool:
+        return self.ok >= self.needed
+
+    def failed(self) -> bool:
+        return self.ok + self.n - self.answered < self.needed

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from respdyn.cluster.quorum import Outcome, Tally
+from respdyn.cluster.quorum import Acks, Outcome, Tally
 
 P, OK, F = Outcome.PENDING, Outcome.OK, Outcome.FAILED
 
@@ -114,3 +116,33 @@ def test_pure_modules_together_sloppy_write_handoff_and_repair() -> None:
         trees[node] = tree
     assert diff(trees[owners[0]], trees[owners[1]]) == []
     assert [s.value for s in dvv.values(stores[owners[1]])] == [b"book"]
+
+
+# (n, W, answers, decided after each, enough at the end)
+ACKS = [
+    (3, 2, [True, True], [False, True], True),  # this node, then one replica
+    (3, 2, [True, False, True], [False, False, True], True),
+    (3, 2, [True, False, False], [False, False, True], False),  # decided when all are in
+    (3, 2, [False, False], [False, True], False),  # failed: one answer cannot reach 2
+    (3, 1, [True], [True], True),  # W=1: decided by the coordinator's own store
+    (3, 3, [True, False], [False, True], False),
+    (2, 3, [True], [True], False),  # W above the nodes asked: failed at once
+    (1, 1, [True, True], [True, False], True),  # an answer past n is ignored
+]
+
+
+@pytest.mark.parametrize(("n", "w", "answers", "decided", "enough"), ACKS)
+def test_acks(n: int, w: int, answers: list[bool], decided: list[bool], enough: bool) -> None:
+    acks = Acks(n, w)
+    assert [acks.add(ok) for ok in answers] == decided
+    assert acks.enough() is enough
+
+
+@given(st.integers(1, 5), st.integers(1, 5), st.lists(st.booleans(), max_size=5))
+def test_acks_decide_as_a_tally_of_distinct_nodes_does(n: int, w: int, answers: list) -> None:
+    acks, tally = Acks(n, w), Tally(n, w)
+    for i, ok in enumerate(answers[:n]):
+        decided = acks.add(ok)
+        tally.add(f"node{i}", ok)
+        assert decided == tally.done()
+        assert acks.enough() == tally.enough() and acks.failed() == tally.failed()
