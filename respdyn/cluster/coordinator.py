@@ -224,14 +224,14 @@ class _Write(Pending):
     def send(self) -> None:
         c = self.coordinator
         store, is_down = c.transport.store, c.membership.is_down
-        raw_key, encoded, base = self.put.raw_key, self.encoded, self.base
+        item = m.store_item(self.put.raw_key, self.encoded, self.base or b"")  # once for all
         for node in self.prefs:
             if node == c.node_id:
                 continue
             if is_down(node):
                 self.hint(node)
             else:  # batched with the other writes' STOREs to that peer (transport.Link.store)
-                store(node, raw_key, encoded, base, partial(self._stored, node))
+                store(node, item, partial(self._stored, node))
 
     def _record(self, ok: bool) -> None:
         if self.acks.add(ok):
@@ -240,7 +240,8 @@ class _Write(Pending):
     def _stored(self, node: str, reply: m.Reply | None) -> None:
         """`node`'s answer to its STORE (bound per node with functools.partial)."""
         if reply is not None and reply.ok:
-            self._record(True)
+            if self.acks.add(True):  # _record, inlined: every replica's answer runs this
+                self.finish()
         else:
             self.hint(node)
 

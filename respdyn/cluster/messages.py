@@ -188,6 +188,19 @@ def parse_request(frame: list[bytes]) -> Request:
 STORE_ARITY_ERROR = b"STORE takes 2 or 3 arguments"
 
 
+def store_item(raw_key: bytes, clock: bytes, base: bytes) -> bytes:
+    """One key of a STORE frame, (raw_key, clock, base) as RESP bulk strings: encoded once per
+    write and shared by the frames to each peer (base "" = none)."""
+    return b"$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+        len(raw_key), raw_key, len(clock), clock, len(base), base)
+
+
+def store_frame(req_id: bytes, items: Sequence[bytes]) -> bytes:
+    """A STORE request of `store_item`s: the same bytes as `encode_request` of their fields."""
+    head = b"*%d\r\n$5\r\nSTORE\r\n$%d\r\n%b\r\n" % (2 + 3 * len(items), len(req_id), req_id)
+    return head + b"".join(items)
+
+
 def store_items(args: list[bytes]) -> Iterator[tuple[bytes, bytes, bytes | None]]:
     """A STORE's (raw_key, clock, base or None): one (2 or 3 args) or many (3k args)."""
     count = len(args)

@@ -236,8 +236,8 @@ class Link:
         self.retry_at = 0.0
         self.backoff = self.BACKOFF_MIN
         self.up = False  #: last connection attempt succeeded and the connection is open
-        #: STOREs queued in this loop iteration: (raw_key, clock, base, callback, deadline)
-        self.stores: list[tuple[bytes, bytes, bytes, Callback, float]] = []
+        #: STOREs queued in this loop iteration: (store_item, callback, deadline)
+        self.stores: list[tuple[bytes, Callback, float]] = []
         #: the peer refused a multi-key STORE (a node of an older version): one frame per key
         self.single_stores = False
 
@@ -255,13 +255,12 @@ class Link:
             self.connecting = True
             gevent.spawn(self._connect)
 
-    def store(self, raw_key: bytes, clock: bytes, base: bytes, callback: Callback,
-              deadline: float) -> None:
-        """Queue a STORE; every STORE queued for this peer in one loop iteration leaves as
-        one multi-key STORE frame (one frame to parse, dispatch and answer, one reply to
-        match, instead of one per key: messages.py)."""
+    def store(self, item: bytes, callback: Callback, deadline: float) -> None:
+        """Queue a STORE (`messages.store_item`); every STORE queued for this peer in one loop
+        iteration leaves as one multi-key STORE frame (one frame to parse, dispatch and
+        answer, one reply to match, instead of one per key: messages.py)."""
         stores = self.stores
-        stores.append((raw_key, clock, base, callback, deadline))
+        stores.append((item, callback, deadline))
         if len(stores) == 1:
             self.transport.loop.run_callback(self._send_stores)
 
@@ -271,18 +270,16 @@ class Link:
         for start in range(0, len(stores), STORE_BATCH):
             self._send_batch(stores[start : start + STORE_BATCH])
 
-    def _send_batch(self, batch: list[tuple[bytes, bytes, bytes, Callback, float]]) -> None:
-        transport = self.transport
+    def _send_batch(self, batch: list[tuple[bytes, Callback, float]]) -> None:
+        ids = self.transport.ids
         if len(batch) == 1 or self.single_stores:
-            for raw_key, clock, base, callback, deadline in batch:
-                req_id = b"%d" % next(transport.ids)
-                frame = m.pack_command((m.STORE, req_id, raw_key, clock, base))
-                self.call(frame, req_id, callback, deadline)
+            for item, callback, deadline in batch:
+                req_id = b"%d" % next(ids)
+                self.call(m.store_frame(req_id, (item,)), req_id, callback, deadline)
             return
-        args: list[bytes] = [m.STORE, b"%d" % next(transport.ids)]
-        for raw_key, clock, base, _, _ in batch:
-            args += (raw_key, clock, base)
-        deadline = min(item[4] for item in batch)
+        req_id = b"%d" % next(ids)
+        frame = m.store_frame(req_id, [item[0] for item in batch])
+        deadline = min(item[2] for item in batch)
 
         def answered(reply: m.Reply | None) -> None:
             if reply is not None and not reply.ok and m.refuses_multi_store(reply):
@@ -292,9 +289,9 @@ class Link:
                 self._send_batch(batch)
                 return
             for item in batch:
-                _answer(item[3], reply)
+                _answer(item[1], reply)
 
-        self.call(m.pack_command(tuple(args)), args[1], answered, deadline)
+        self.call(frame, req_id, answered, deadline)
 
     def _connect(self) -> None:
         """Connect and authenticate; only then send what was queued meanwhile."""
@@ -482,11 +479,10 @@ class Transport:
                 link.call(frame, req_id, callback, deadline)
 
     def store(
-        self, node_id: str, raw_key: bytes, clock: bytes, base: bytes | None,
-        callback: Callback, timeout: float | None = None,
+        self, node_id: str, item: bytes, callback: Callback, timeout: float | None = None,
     ) -> None:
-        """STORE `clock` under `raw_key` on `node_id` (`base`: see messages.py), batched with
-        the other STOREs for that peer in this loop iteration; `callback` as for `call`."""
+        """STORE `item` (`messages.store_item`) on `node_id`, batched with the other STOREs for
+        that peer in this loop iteration; `callback` as for `call`."""
         link = None if node_id in self.blocked else self._link(node_id)
         if link is None:
             callback(None)
@@ -495,7 +491,7 @@ class Transport:
             callback(None)  # down, in its reconnect backoff: fail at once, as `call` does
             return
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        link.store(raw_key, clock, base or b"", callback, deadline)
+        link.store(item, callback, deadline)
 
     def _link(self, node_id: str) -> Link | None:
         link = self.links.get(node_id)

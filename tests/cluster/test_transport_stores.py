@@ -49,7 +49,7 @@ def _stores(client: Transport, items: list[tuple[bytes, bytes, bytes | None]]) -
     """Queue `items` in one loop iteration; every callback's reply (or None)."""
     results = [AsyncResult() for _ in items]
     for (key, clock, base), result in zip(items, results, strict=True):
-        client.store("b", key, clock, base, result.set)
+        client.store("b", m.store_item(key, clock, base or b""), result.set)
     return [result.get(timeout=20) for result in results]
 
 
@@ -125,3 +125,11 @@ def test_store_items(args: list[bytes], items: list) -> None:
 def test_store_items_refuses_broken_triples(count: int) -> None:
     with pytest.raises(m.MessageError, match="triples"):
         m.store_items([b"x"] * count)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_store_frames_are_what_the_generic_encoder_writes(count: int) -> None:
+    items = _items(count)
+    frame = m.store_frame(b"17", [m.store_item(k, c, b or b"") for k, c, b in items])
+    fields = [field for k, c, b in items for field in (k, c, b or b"")]
+    assert frame == m.encode_request(m.STORE, 17, fields)
