@@ -4,7 +4,9 @@ Why this shape. Every client request becomes N-1 inter-node messages, so per-mes
 dominate a cluster's throughput. A `Link` keeps ONE connection to a peer; callers append
 encoded frames to its buffer and a writer greenlet sends everything pending with one `send`, so
 concurrent requests share system calls and round trips (batching). A reader greenlet matches
-replies to callbacks by request id (pipelining; replies may come back in any order).
+replies to callbacks by request id (pipelining; replies may come back in any order). STOREs go
+one step further (`Link.store`): those queued for a peer in one loop iteration leave as one
+multi-key STORE frame, answered by one reply.
 
 Failure is an answer, never a hang: a call to a peer that is down (connect refused, connection
 lost, still in its reconnect backoff) or cut off by the test-only partition switch fails at
@@ -313,6 +315,7 @@ class Link:
         self.sock = sock
         self.connecting = False
         self.up = True
+        self.single_stores = False  # a new connection: maybe a new version (try multi again)
         self.backoff = self.BACKOFF_MIN
         self.writer = _Writer(sock, self._failed, transport.counters, transport.before_send)
         if self.queued:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import gevent
 import pytest
 from gevent.event import AsyncResult
 
@@ -92,6 +93,15 @@ def test_an_older_peer_gets_one_key_per_frame(client: Transport, peer: Peer) -> 
     frames = client.counters.frames
     assert all(r.ok for r in _stores(client, _items(4, b"later")))
     assert client.counters.frames - frames == 4  # no multi-key frame tried again
+    peer.old = False  # the peer is upgraded: restarted, so the connection is replaced
+    client.links["b"].close()
+    for _ in range(200):  # past the reconnect backoff (50 ms), bounded
+        if _stores(client, _items(1, b"probe"))[0] is not None:
+            break
+        gevent.sleep(0.01)
+    frames = client.counters.frames
+    assert all(r.ok for r in _stores(client, _items(3, b"again")))
+    assert client.counters.frames - frames == 1 and not client.links["b"].single_stores
 
 
 def test_stores_to_an_unreachable_peer_fail_at_once(client: Transport) -> None:
